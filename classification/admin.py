@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from classification import rules
+from classification.keywords import KeywordError, parse_term
+from classification.models import Category, Classification
+
+
+def _format_keywords(entries: list[dict[str, Any]]) -> str:
+    lines = []
+    for entry in entries:
+        weight = float(entry.get("weight", 1.0))
+        lines.append(entry["term"] if weight == 1.0 else f"{entry['term']} = {weight:g}")
+    return "\n".join(lines)
+
+
+class KeywordsField(forms.CharField):
+    """One keyword per line: `term`, `multi word phrase = 2.5`, or `re:<pattern> = 1`."""
+
+    widget = forms.Textarea(attrs={"rows": 18, "cols": 70})
+
+    def prepare_value(self, value: Any) -> str:
+        return _format_keywords(value) if isinstance(value, list) else (value or "")
+
+    def to_python(self, value: Any) -> list[dict[str, Any]]:
+        text = super().to_python(value)
+        entries, errors = [], []
+        for number, line in enumerate(text.splitlines(), start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            term, weight = line, 1.0
+            if " = " in line:
+                term, raw_weight = line.rsplit(" = ", 1)
+                try:
+                    weight = float(raw_weight)
+                except ValueError:
+                    errors.append(f"line {number}: weight {raw_weight!r} is not a number")
+                    continue
+            try:
+                parse_term(term)
+            except KeywordError as exc:
+                errors.append(f"line {number} ({term.strip()!r}): {exc}")
+                continue
+            entries.append({"term": term.strip(), "weight": weight})
+        if errors:
+            raise ValidationError(errors)
+        return entries
+
+
+class CategoryForm(forms.ModelForm):
+    keywords = KeywordsField(
+        required=False,
+        help_text="One per line. Words match whole words in any case, with plurals and -ed/-ing forms; "
+        "phrases match those words in order; `re:<pattern>` is a case-insensitive regular expression. "
+        "Add ` = weight` to weigh a term (default 1, negative weights count against).",
+    )
+
+    class Meta:
+        model = Category
+        fields = ("slug", "name", "description", "team", "keywords", "reply_template", "active", "position")
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    form = CategoryForm
+    list_display = ("name", "slug", "team", "keyword_count", "active", "position", "updated")
+    list_editable = ("active", "position")
+    list_filter = ("active", "team")
+    search_fields = ("slug", "name", "description")
+
+    @admin.display(description="keywords")
+    def keyword_count(self, category: Category) -> int:
+        return len(category.keywords)
+
+    def save_model(self, request: HttpRequest, obj: Category, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        rules.invalidate()
+
+
+@admin.register(Classification)
+class ClassificationAdmin(admin.ModelAdmin):
+    list_display = ("id", "ticket_id", "source", "category", "priority", "sentiment", "confidence",
+                    "fallback_reason", "model_name", "author", "created")
+    list_filter = ("source", "fallback_reason", "category", "priority", "sentiment")
+    search_fields = ("ticket__subject", "ticket__id")
+    list_select_related = ("author",)
+    raw_id_fields = ("ticket", "author")
+    show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Classification | None = None) -> bool:
+        return False  # history is append-only; corrections are new rows

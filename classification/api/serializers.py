@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from classification.models import Category, Classification
+
+
+class ClassificationSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Classification
+        fields = [
+            "id", "source", "category", "priority", "sentiment", "risk", "summary", "suggested_reply", "team",
+            "entities", "confidence", "matched_keywords", "explanation", "fallback_reason", "fallback_detail",
+            "model_name", "prompt_version", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd",
+            "author", "created",
+        ]
+        read_only_fields = fields
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "description", "team", "active"]
+        read_only_fields = fields

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from classification.keywords import KeywordError, parse_term
+from tickets.models import Priority, Sentiment, Source, Ticket
+
+
+class FallbackReason(models.TextChoices):
+    """Why the keyword classifier answered instead of the LLM."""
+
+    NOT_CONFIGURED = "not_configured"
+    BREAKER_OPEN = "breaker_open"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    INVALID_OUTPUT = "invalid_output"
+    OVER_BUDGET = "over_budget"
+
+
+def validate_keywords(value: Any) -> None:
+    """Keywords are a list of {"term": str, "weight": number}; a term is a word, a phrase or `re:<regex>`."""
+    if not isinstance(value, list):
+        raise ValidationError("Keywords must be a list of {term, weight} entries.")
+    errors = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict) or not isinstance(entry.get("term"), str):
+            errors.append(f"entry {index + 1}: needs a text 'term'")
+            continue
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -10 <= weight <= 10:
+            errors.append(f"entry {index + 1} ({entry['term']!r}): weight must be a number in -10..10")
+        try:
+            parse_term(entry["term"])
+        except KeywordError as exc:
+            errors.append(f"entry {index + 1} ({entry['term']!r}): {exc}")
+    if errors:
+        raise ValidationError(errors)
+
+
+class Category(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, help_text="The LLM reads this to decide what belongs here.")
+    team = models.CharField(max_length=50, help_text="Team that tickets of this category are routed to.")
+    keywords = models.JSONField(default=list, blank=True, validators=[validate_keywords])
+    reply_template = models.TextField(
+        blank=True,
+        help_text="Suggested reply. Placeholders: {customer_name}, {order_id}, {error_code}, {amount}, "
+        "{email}, {url}, {team}, {category}.",
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Classification(models.Model):
+    """One classification attempt's result. Every attempt is kept; the ticket row holds the current one."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="classifications")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    category = models.CharField(max_length=50)
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
+    risk = models.FloatField()
+    summary = models.TextField(blank=True)
+    suggested_reply = models.TextField(blank=True)
+    team = models.CharField(max_length=50)
+    entities = models.JSONField(default=dict, blank=True)
+    confidence = models.FloatField()
+    matched_keywords = models.JSONField(default=list, blank=True)
+    # Why the classifier decided what it did (priority cues, risk factors, sentiment cues, notes).
+    explanation = models.JSONField(default=dict, blank=True)
+    fallback_reason = models.CharField(max_length=20, choices=FallbackReason.choices, blank=True)
+    fallback_detail = models.CharField(max_length=500, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    prompt_version = models.CharField(max_length=20, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # A ticket's history on its detail page, newest first.
+            models.Index(fields=["ticket", "-created"], name="classif_ticket_created_idx"),
+            # Daily token budget: SUM(tokens) WHERE source = 'llm' AND created >= today.
+            models.Index(fields=["source", "created"], name="classif_source_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.category} for ticket {self.ticket_id}"

@@ -1,0 +1,205 @@
+"""Classification flows. `classify_ticket` is the only place that knows the classifier chain's order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from classification import keywords, rules
+from classification.models import Category, Classification, FallbackReason
+from tickets.models import Priority, Source, Status, Ticket
+
+logger = logging.getLogger(__name__)
+
+# The sweep re-publishes at most this many tickets per run, so one run stays short even after a
+# long broker outage; the next run takes the next batch.
+SWEEP_BATCH_SIZE = 500
+
+
+@dataclass
+class Outcome:
+    """What the chain decided for one ticket, whichever classifier answered."""
+
+    source: str
+    category: str
+    priority: str
+    sentiment: str
+    risk: float
+    team: str
+    confidence: float
+    summary: str
+    suggested_reply: str
+    entities: dict[str, Any] = field(default_factory=dict)
+    matched_keywords: list[str] = field(default_factory=list)
+    explanation: dict[str, Any] = field(default_factory=dict)
+    fallback_reason: str = ""
+    fallback_detail: str = ""
+    model_name: str = ""
+    prompt_version: str = ""
+    latency_ms: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: Decimal | None = None
+
+
+class _ClaimLost(Exception):
+    """Another worker took the ticket over (our claim went stale); our result must not be written."""
+
+
+def _stale_before() -> datetime:
+    # A claim older than the hard time limit belongs to a worker that died.
+    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
+
+
+def _claim(ticket_id: int) -> Ticket | None:
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
+    changed = (
+        Ticket.objects.filter(claimable, pk=ticket_id)
+        .update(status=Status.PROCESSING, status_changed=now, attempts=F("attempts") + 1)
+    )
+    if changed != 1:
+        return None
+    return Ticket.objects.get(pk=ticket_id)
+
+
+def _release(ticket: Ticket) -> None:
+    Ticket.objects.filter(pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed).update(
+        status=Status.QUEUED, status_changed=timezone.now()
+    )
+
+
+def keyword_outcome(ticket: Ticket, reason: str, detail: str = "") -> Outcome:
+    result = keywords.classify(
+        rules.current_rules(),
+        ticket.subject,
+        ticket.body,
+        declared_priority=ticket.declared_priority,
+        customer_name=ticket.customer_name,
+    )
+    return Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
+
+
+def _run_chain(ticket: Ticket) -> Outcome:
+    # The LLM comes first once it is configured (issue #3); until then the keyword classifier
+    # answers and says why.
+    return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED)
+
+
+def _current_fields(ticket: Ticket, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "status": Status.CLASSIFIED,
+        "status_changed": now,
+        "category": outcome.category,
+        "priority": outcome.priority,
+        "sentiment": outcome.sentiment,
+        "risk": outcome.risk,
+        "team": outcome.team,
+        "confidence": outcome.confidence,
+        "classification_source": outcome.source,
+        "fallback_reason": outcome.fallback_reason,
+        "summary": outcome.summary,
+        "classified_at": now,
+        "due_at": ticket.sla_due(outcome.priority),
+        "last_error": "",
+    }
+
+
+def _persist(ticket: Ticket, outcome: Outcome) -> Classification:
+    now = timezone.now()
+    with transaction.atomic():
+        classification = Classification.objects.create(ticket=ticket, created=now, **asdict(outcome))
+        updated = Ticket.objects.filter(
+            pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed
+        ).update(**_current_fields(ticket, outcome, now))
+        if updated != 1:
+            raise _ClaimLost
+    return classification
+
+
+def classify_ticket(ticket_id: int, *, force: bool = False) -> Classification | None:
+    """Classify one ticket: claim it, run the chain, store the result and the ticket's current fields
+    in one transaction. Safe to run twice: the second run finds nothing to claim and does nothing.
+    A human correction wins: without `force` the ticket keeps it and no automatic result is stored."""
+    ticket = _claim(ticket_id)
+    if ticket is None:
+        logger.info("ticket %s: nothing to claim (missing, done, or being classified)", ticket_id)
+        return None
+    if ticket.is_human_corrected and not force:
+        Ticket.objects.filter(pk=ticket.pk, status_changed=ticket.status_changed).update(
+            status=Status.CLASSIFIED, status_changed=timezone.now()
+        )
+        logger.info("ticket %s: human correction kept", ticket_id)
+        return None
+    try:
+        outcome = _run_chain(ticket)
+        classification = _persist(ticket, outcome)
+    except _ClaimLost:
+        logger.warning("ticket %s: claim taken over by another worker; result dropped", ticket_id)
+        return None
+    except BaseException:
+        _release(ticket)
+        raise
+    logger.info(
+        "ticket %s classified: source=%s category=%s reason=%s",
+        ticket_id, outcome.source, outcome.category, outcome.fallback_reason or "-",
+    )
+    return classification
+
+
+def mark_failed(ticket_id: int, error: str) -> None:
+    """The task gave up on this ticket: keep it, visibly failed, with the error."""
+    Ticket.objects.filter(pk=ticket_id).exclude(status=Status.CLASSIFIED).update(
+        status=Status.FAILED, status_changed=timezone.now(), last_error=error[:2000]
+    )
+    logger.warning("ticket %s failed: %s", ticket_id, error[:200])
+
+
+def find_stuck_tickets() -> list[int]:
+    """Tickets queued too long (their message was probably never published) or claimed by a worker
+    that died. Their `status_changed` is touched so the next sweep does not publish them again at once."""
+    queued_before = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    stuck = Q(status=Status.QUEUED, status_changed__lt=queued_before) | Q(
+        status=Status.PROCESSING, status_changed__lt=_stale_before()
+    )
+    with transaction.atomic():
+        ids = list(Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE])
+        Ticket.objects.filter(pk__in=ids, status=Status.QUEUED).update(status_changed=timezone.now())
+    return ids
+
+
+def record_correction(ticket: Ticket, author: AbstractBaseUser, values: dict[str, str]) -> Classification:
+    """A person's classification: stored as history with its author, and it becomes the ticket's current
+    one. Fields not given keep the ticket's current values."""
+    category = values.get("category") or ticket.category
+    team = values.get("team") or ticket.team or Category.objects.get(slug=category).team
+    priority = values.get("priority") or ticket.priority or Priority.MEDIUM
+    outcome = Outcome(
+        source=Source.HUMAN,
+        category=category,
+        priority=priority,
+        sentiment=values.get("sentiment") or ticket.sentiment or "neutral",
+        risk=ticket.risk if ticket.risk is not None else 0.0,
+        team=team,
+        confidence=1.0,
+        summary=ticket.summary,
+        suggested_reply="",
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        classification = Classification.objects.create(ticket=ticket, author=author, created=now, **asdict(outcome))
+        fields = _current_fields(ticket, outcome, now)
+        Ticket.objects.filter(pk=ticket.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(ticket, name, value)
+    logger.info("ticket %s corrected by user %s", ticket.pk, author.pk)
+    return classification

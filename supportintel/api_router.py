@@ -1,0 +1,10 @@
+"""The one DRF router: every app registers its viewsets here."""
+
+from __future__ import annotations
+
+from rest_framework.routers import DefaultRouter
+
+from tickets.api.views import TicketViewSet
+
+router = DefaultRouter()
+router.register("tickets", TicketViewSet, basename="ticket")

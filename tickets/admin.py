@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tickets import services
+from tickets.models import Ticket
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "subject", "status", "category", "priority", "sentiment", "risk", "team",
+        "classification_source", "channel", "created",
+    )
+    list_filter = ("status", "category", "priority", "sentiment", "classification_source", "channel", "team")
+    search_fields = ("subject", "external_id", "customer_email", "customer_name")
+    date_hierarchy = "created"
+    show_full_result_count = False  # no COUNT(*) over a million rows on every page
+    readonly_fields = (
+        "status", "status_changed", "attempts", "last_error", "category", "priority", "sentiment", "risk",
+        "team", "confidence", "classification_source", "fallback_reason", "summary", "classified_at", "due_at",
+        "created", "updated",
+    )
+    actions = ("retry_failed", "reclassify")
+
+    @admin.action(description="Retry selected failed tickets")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        count = services.requeue_tickets(queryset.values_list("pk", flat=True), only_failed=True)
+        self.message_user(request, f"{count} failed tickets queued again.", messages.SUCCESS)
+
+    @admin.action(description="Reclassify selected tickets (keeps human corrections)")
+    def reclassify(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        count = services.requeue_tickets(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} tickets queued for classification.", messages.SUCCESS)

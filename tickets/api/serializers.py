@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from classification.api.serializers import ClassificationSerializer
+from classification.models import Category
+from tickets.models import Ticket
+
+# One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
+BULK_MAX_TICKETS = 1000
+
+_CURRENT_FIELDS = [
+    "status", "category", "priority", "sentiment", "risk", "team", "confidence", "classification_source",
+    "fallback_reason", "summary", "classified_at", "due_at", "attempts", "last_error",
+]
+
+
+class TicketCreateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Ticket
+        fields = [
+            "subject", "body", "channel", "customer_email", "customer_name", "customer_id",
+            "declared_priority", "external_id",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("subject", "").strip() and not attrs.get("body", "").strip():
+            raise serializers.ValidationError({"body": ["A ticket needs a subject or a body."]})
+        return attrs
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "subject", "channel", "customer_email", "customer_name", "customer_id", "declared_priority",
+            "external_id", *_CURRENT_FIELDS, "created", "updated", "status_url",
+        ]
+        read_only_fields = fields
+
+    def get_status_url(self, ticket: Ticket) -> str:
+        path = reverse("ticket-detail", args=[ticket.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class TicketDetailSerializer(TicketSerializer):
+    classifications = ClassificationSerializer(many=True, read_only=True)
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "body", "classifications"]
+        read_only_fields = fields
+
+
+class BulkTicketSerializer(serializers.Serializer):
+    tickets = TicketCreateSerializer(many=True, allow_empty=False, max_length=BULK_MAX_TICKETS)
+
+
+class ReclassifySerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        default=False, help_text="Also overwrite a human correction (it is kept in the history)."
+    )
+
+
+class CorrectionSerializer(serializers.Serializer):
+    category = serializers.SlugField(required=False)
+    priority = serializers.ChoiceField(choices=["critical", "high", "medium", "low"], required=False)
+    sentiment = serializers.ChoiceField(choices=["negative", "neutral", "positive"], required=False)
+    team = serializers.CharField(max_length=50, required=False)
+
+    def validate_category(self, value: str) -> str:
+        if not Category.objects.filter(slug=value, active=True).exists():
+            raise serializers.ValidationError(f"Unknown or inactive category {value!r}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give at least one of category, priority, sentiment, team.")
+        return attrs

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from classification import services as classification_services
+from classification.models import Classification
+from supportintel.errors import Conflict
+from supportintel.permissions import ChangePermissions
+from tickets import services
+from tickets.api.serializers import (
+    BulkTicketSerializer,
+    CorrectionSerializer,
+    ReclassifySerializer,
+    TicketCreateSerializer,
+    TicketDetailSerializer,
+    TicketSerializer,
+)
+from tickets.filters import TicketFilter
+from tickets.models import Status, Ticket
+
+# The list leaves out the body (up to 20,000 characters each); the detail has it.
+_LIST_DEFERRED = ("body",)
+
+
+class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tickets: create (202, classified in the background), bulk create, list with filters, detail with
+    classification history, reclassify, retry, and human correction."""
+
+    filterset_class = TicketFilter
+    queryset = Ticket.objects.all()
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        queryset = Ticket.objects.all()
+        if self.action == "retrieve":
+            history = Classification.objects.select_related("author").order_by("-created", "-id")
+            return queryset.prefetch_related(Prefetch("classifications", queryset=history))
+        if self.action == "list":
+            return queryset.defer(*_LIST_DEFERRED)
+        return queryset
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {
+            "create": TicketCreateSerializer,
+            "retrieve": TicketDetailSerializer,
+            "bulk": BulkTicketSerializer,
+            "reclassify": ReclassifySerializer,
+            "correct": CorrectionSerializer,
+        }.get(self.action, TicketSerializer)
+
+    def _ticket_response(self, ticket: Ticket, code: int) -> Response:
+        data = TicketSerializer(ticket, context=self.get_serializer_context()).data
+        return Response(data, status=code, headers={"Location": data["status_url"]})
+
+    @extend_schema(
+        request=TicketCreateSerializer,
+        responses={
+            202: OpenApiResponse(TicketSerializer, description="Accepted; classification is queued."),
+            200: OpenApiResponse(TicketSerializer, description="Already received (same channel and external_id)."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TicketCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ticket, created = services.create_ticket(serializer.validated_data)
+        return self._ticket_response(ticket, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=BulkTicketSerializer, responses={202: OpenApiResponse(description="Accepted.")})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        serializer = BulkTicketSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created, duplicates = services.create_tickets_bulk(serializer.validated_data["tickets"])
+        context = self.get_serializer_context()
+        return Response(
+            {
+                "created": len(created),
+                "duplicates": len(duplicates),
+                "tickets": TicketSerializer(created, many=True, context=context).data,
+                "duplicate_tickets": TicketSerializer(duplicates, many=True, context=context).data,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(request=ReclassifySerializer, responses={202: TicketSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def reclassify(self, request: Request, pk: str) -> Response:
+        ticket = self.get_object()
+        serializer = ReclassifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.requeue_tickets([ticket.pk], force=serializer.validated_data["force"])
+        ticket.refresh_from_db()
+        return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: TicketSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def retry(self, request: Request, pk: str) -> Response:
+        ticket = self.get_object()
+        if ticket.status != Status.FAILED:
+            raise Conflict(f"Only failed tickets can be retried; this one is {ticket.status}.", code="not_failed")
+        services.requeue_tickets([ticket.pk], only_failed=True)
+        ticket.refresh_from_db()
+        return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=CorrectionSerializer, responses={200: TicketDetailSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def correct(self, request: Request, pk: str) -> Response:
+        ticket = self.get_object()
+        serializer = CorrectionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        classification_services.record_correction(ticket, request.user, serializer.validated_data)
+        return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)

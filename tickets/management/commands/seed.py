@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import factory.random
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from tickets import services
+from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
+
+DEMO_USERNAME = "demo"
+AGENTS_GROUP = "agents"
+AGENT_PERMISSIONS = [
+    ("tickets", "view_ticket"), ("tickets", "add_ticket"), ("tickets", "change_ticket"),
+    ("classification", "view_classification"), ("classification", "view_category"),
+]
+# How often each category appears among demo tickets, roughly as in a SaaS/e-commerce inbox.
+MIX = {"technical": 25, "billing": 25, "account": 20, "general": 15, "bug_report": 10, "feature_request": 5}
+
+
+class Command(BaseCommand):
+    help = "Fill the database with realistic demo tickets and enqueue them for classification."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--count", type=int, default=50, help="How many tickets to make (default 50).")
+        parser.add_argument("--clear", action="store_true", help="Delete every ticket first.")
+        parser.add_argument("--no-classify", action="store_true", help="Do not enqueue classification.")
+        parser.add_argument("--seed", type=int, default=None, help="Random seed, for reproducible demo data.")
+        parser.add_argument("--if-empty", action="store_true", help="Make tickets only if there are none yet.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["count"] < 0:
+            self.stderr.write("--count must be 0 or more")
+            raise SystemExit(2)
+        self._ensure_demo_login()
+        if options["clear"]:
+            deleted, _ = Ticket.objects.all().delete()
+            self.stdout.write(f"Deleted {deleted} rows (tickets and their history).")
+        if options["if_empty"] and Ticket.objects.exists():
+            self.stdout.write("Tickets already exist; not seeding (--if-empty).")
+            return
+        kinds = self._make_tickets(options["count"], options["seed"], classify=not options["no_classify"])
+        self._report(kinds, classify=not options["no_classify"])
+
+    def _make_tickets(self, count: int, seed: int | None, *, classify: bool) -> list[str]:
+        rng = random.Random(seed)
+        if seed is not None:
+            Faker.seed(seed)
+            factory.random.reseed_random(seed)
+        kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
+        now = timezone.now()
+        tickets = [
+            # Spread over the last week so the dashboard's charts have a history to show.
+            TicketFactory.build(kind=kind, created=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60)))
+            for kind in kinds
+        ]
+        with transaction.atomic():
+            created = Ticket.objects.bulk_create(tickets, batch_size=500)
+            if classify:
+                services.enqueue_classification([t.pk for t in created])
+        return kinds
+
+    def _report(self, kinds: list[str], *, classify: bool) -> None:
+        counts = {kind: kinds.count(kind) for kind in MIX if kind in kinds}
+        mix = ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "none"
+        action = "enqueued for classification" if classify else "left queued, not enqueued"
+        self.stdout.write(self.style.SUCCESS(f"Made {len(kinds)} tickets ({mix}); {action}."))
+
+    def _ensure_demo_login(self) -> None:
+        group, _ = Group.objects.get_or_create(name=AGENTS_GROUP)
+        for app_label, codename in AGENT_PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        User = get_user_model()
+        if User.objects.filter(username=DEMO_USERNAME).exists():
+            self.stdout.write(
+                f"Demo login exists: user '{DEMO_USERNAME}' (password shown when it was created; "
+                f"reset it with: python manage.py changepassword {DEMO_USERNAME})"
+            )
+            return
+        password = secrets.token_urlsafe(9)
+        user = User.objects.create_superuser(DEMO_USERNAME, "demo@example.com", password)
+        user.groups.add(group)
+        self.stdout.write(self.style.SUCCESS(f"Demo login created: user '{DEMO_USERNAME}', password '{password}'"))

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+SUBJECT_MAX_LENGTH = 500
+BODY_MAX_LENGTH = 20_000
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    CHAT = "chat"
+    PHONE = "phone"
+    WEB = "web"
+    API = "api"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    CLASSIFIED = "classified"
+    FAILED = "failed"
+
+
+class Priority(models.TextChoices):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class Source(models.TextChoices):
+    LLM = "llm"
+    KEYWORD = "keyword"
+    HUMAN = "human"
+
+
+# Priority → SLA: the time within which a first answer is due.
+SLA = {
+    Priority.CRITICAL: timedelta(hours=1),
+    Priority.HIGH: timedelta(hours=4),
+    Priority.MEDIUM: timedelta(hours=24),
+    Priority.LOW: timedelta(hours=72),
+}
+
+
+class Ticket(models.Model):
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, blank=True)
+    body = models.TextField(max_length=BODY_MAX_LENGTH, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
+    customer_email = models.EmailField(blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_id = models.CharField(max_length=100, blank=True)
+    declared_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status_changed = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    # The current classification, copied from the latest winning Classification row so that
+    # lists, filters and stats never join the history table.
+    category = models.CharField(max_length=50, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    risk = models.FloatField(null=True, blank=True)
+    team = models.CharField(max_length=50, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    classification_source = models.CharField(max_length=10, choices=Source.choices, blank=True)
+    fallback_reason = models.CharField(max_length=20, blank=True)
+    summary = models.TextField(blank=True)
+    classified_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # Re-sending the same ticket from the same channel creates nothing new.
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="ticket_unique_external_id_per_channel",
+            ),
+        ]
+        indexes = [
+            # The default list and its cursor pagination: ORDER BY created DESC, id DESC.
+            models.Index(fields=["-created", "-id"], name="ticket_created_idx"),
+            # List filters, each followed by the list order so a filtered page is an index range scan.
+            models.Index(fields=["status", "-created"], name="ticket_status_created_idx"),
+            models.Index(fields=["category", "-created"], name="ticket_category_created_idx"),
+            models.Index(fields=["priority", "-created"], name="ticket_priority_created_idx"),
+            models.Index(fields=["sentiment", "-created"], name="ticket_sentiment_created_idx"),
+            models.Index(fields=["team", "-created"], name="ticket_team_created_idx"),
+            models.Index(fields=["classification_source", "-created"], name="ticket_source_created_idx"),
+            # "min risk" filter and the high-risk open tickets stat.
+            models.Index(fields=["-risk"], name="ticket_risk_idx"),
+            # The sweep for tickets left queued or processing: WHERE status IN (...) AND status_changed < t.
+            models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject[:60]}"
+
+    @property
+    def is_human_corrected(self) -> bool:
+        return self.classification_source == Source.HUMAN
+
+    def sla_due(self, priority: str) -> datetime:
+        return self.created + SLA[Priority(priority)]

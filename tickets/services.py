@@ -1,0 +1,111 @@
+"""Ticket write flows shared by the API, the dashboard, admin and the seed command."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from classification.tasks import publish_classification
+from tickets.models import Status, Ticket
+
+logger = logging.getLogger(__name__)
+
+TICKET_INPUT_FIELDS = (
+    "subject", "body", "channel", "customer_email", "customer_name", "customer_id",
+    "declared_priority", "external_id",
+)
+
+
+def enqueue_classification(ticket_ids: Sequence[int], *, force: bool = False) -> None:
+    """Publish classification after the surrounding transaction commits. If the broker is down the
+    tickets stay `queued` and the periodic sweep publishes them later; the request still succeeds."""
+    if ticket_ids:
+        transaction.on_commit(partial(publish_classification, list(ticket_ids), force=force), robust=True)
+
+
+def _existing(channel: str, external_id: str) -> Ticket | None:
+    if not external_id:
+        return None
+    return Ticket.objects.filter(channel=channel, external_id=external_id).first()
+
+
+@transaction.atomic
+def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
+    """Save one ticket and enqueue its classification. Returns (ticket, created); a ticket re-sent
+    with the same external id returns the existing one and creates nothing."""
+    values = {key: data[key] for key in TICKET_INPUT_FIELDS if key in data}
+    existing = _existing(values.get("channel", "api"), values.get("external_id", ""))
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(**values)
+    except IntegrityError:
+        # Another request saved the same external id between our check and our insert.
+        existing = _existing(values.get("channel", "api"), values.get("external_id", ""))
+        if existing is None:
+            raise
+        return existing, False
+    enqueue_classification([ticket.pk])
+    return ticket, True
+
+
+def _split_duplicates(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, Ticket]]:
+    keys = {(row.get("channel", "api"), row["external_id"]) for row in rows if row.get("external_id")}
+    known: dict[tuple[str, str], Ticket] = {}
+    if keys:
+        query = Q()
+        for channel, external_id in keys:
+            query |= Q(channel=channel, external_id=external_id)
+        known = {(t.channel, t.external_id): t for t in Ticket.objects.filter(query)}
+    new_rows: list[dict[str, Any]] = []
+    duplicates: dict[int, Ticket] = {}
+    seen: set[tuple[str, str]] = set()
+    for index, row in enumerate(rows):
+        key = (row.get("channel", "api"), row.get("external_id", ""))
+        if key[1] and key in known:
+            duplicates[index] = known[key]
+        elif key[1] and key in seen:
+            continue  # the same external id twice in one request: the first one wins
+        else:
+            if key[1]:
+                seen.add(key)
+            new_rows.append(row)
+    return new_rows, duplicates
+
+
+@transaction.atomic
+def create_tickets_bulk(rows: Sequence[dict[str, Any]]) -> tuple[list[Ticket], list[Ticket]]:
+    """Save many validated tickets in one transaction (all or nothing) and enqueue the new ones.
+    Returns (created, duplicates)."""
+    new_rows, duplicates = _split_duplicates(rows)
+    now = timezone.now()
+    tickets = [
+        Ticket(**{key: row[key] for key in TICKET_INPUT_FIELDS if key in row}, created=now, status_changed=now)
+        for row in new_rows
+    ]
+    created = Ticket.objects.bulk_create(tickets, batch_size=500)
+    enqueue_classification([t.pk for t in created])
+    return created, list(duplicates.values())
+
+
+def requeue_tickets(ticket_ids: Iterable[int], *, force: bool = False, only_failed: bool = False) -> int:
+    """Send tickets back for classification (reclassify, retry). A ticket being classified right now
+    is left alone. Returns how many were queued."""
+    allowed = [Status.FAILED] if only_failed else [Status.FAILED, Status.CLASSIFIED, Status.QUEUED]
+    with transaction.atomic():
+        ids = list(
+            Ticket.objects.select_for_update()
+            .filter(pk__in=list(ticket_ids), status__in=allowed)
+            .values_list("pk", flat=True)
+        )
+        Ticket.objects.filter(pk__in=ids).update(status=Status.QUEUED, status_changed=timezone.now(), last_error="")
+        enqueue_classification(ids, force=force)
+    logger.info("requeued %d tickets (force=%s)", len(ids), force)
+    return len(ids)
