@@ -86,8 +86,19 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Classification)
 class ClassificationAdmin(admin.ModelAdmin):
-    list_display = ("id", "ticket_id", "source", "category", "priority", "sentiment", "confidence",
-                    "fallback_reason", "model_name", "author", "created")
+    list_display = (
+        "id",
+        "ticket_id",
+        "source",
+        "category",
+        "priority",
+        "sentiment",
+        "confidence",
+        "fallback_reason",
+        "model_name",
+        "author",
+        "created",
+    )
     list_filter = ("source", "fallback_reason", "category", "priority", "sentiment")
     search_fields = ("ticket__subject", "ticket__id")
     list_select_related = ("author",)

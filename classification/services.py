@@ -63,9 +63,8 @@ def _stale_before() -> datetime:
 def _claim(ticket_id: int) -> Ticket | None:
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
-    changed = (
-        Ticket.objects.filter(claimable, pk=ticket_id)
-        .update(status=Status.PROCESSING, status_changed=now, attempts=F("attempts") + 1)
+    changed = Ticket.objects.filter(claimable, pk=ticket_id).update(
+        status=Status.PROCESSING, status_changed=now, attempts=F("attempts") + 1
     )
     if changed != 1:
         return None
@@ -151,7 +150,10 @@ def classify_ticket(ticket_id: int, *, force: bool = False) -> Classification | 
         raise
     logger.info(
         "ticket %s classified: source=%s category=%s reason=%s",
-        ticket_id, outcome.source, outcome.category, outcome.fallback_reason or "-",
+        ticket_id,
+        outcome.source,
+        outcome.category,
+        outcome.fallback_reason or "-",
     )
     return classification
 
@@ -172,7 +174,9 @@ def find_stuck_tickets() -> list[int]:
         status=Status.PROCESSING, status_changed__lt=_stale_before()
     )
     with transaction.atomic():
-        ids = list(Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE])
+        ids = list(
+            Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
+        )
         Ticket.objects.filter(pk__in=ids, status=Status.QUEUED).update(status_changed=timezone.now())
     return ids
 

@@ -49,7 +49,11 @@ def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) ->
         try:
             classify_ticket_task.apply_async(args=(ticket_id,), kwargs=kwargs)
         except OperationalError:
-            logger.warning("broker unreachable: %d of %d tickets left queued for the sweep", len(ticket_ids) - sent, len(ticket_ids))
+            logger.warning(
+                "broker unreachable: %d of %d tickets left queued for the sweep",
+                len(ticket_ids) - sent,
+                len(ticket_ids),
+            )
             break
         sent += 1
     return sent

@@ -4,7 +4,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
-
 from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
 

@@ -11,17 +11,40 @@ from tickets.models import Ticket
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "subject", "status", "category", "priority", "sentiment", "risk", "team",
-        "classification_source", "channel", "created",
+        "id",
+        "subject",
+        "status",
+        "category",
+        "priority",
+        "sentiment",
+        "risk",
+        "team",
+        "classification_source",
+        "channel",
+        "created",
     )
     list_filter = ("status", "category", "priority", "sentiment", "classification_source", "channel", "team")
     search_fields = ("subject", "external_id", "customer_email", "customer_name")
     date_hierarchy = "created"
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
     readonly_fields = (
-        "status", "status_changed", "attempts", "last_error", "category", "priority", "sentiment", "risk",
-        "team", "confidence", "classification_source", "fallback_reason", "summary", "classified_at", "due_at",
-        "created", "updated",
+        "status",
+        "status_changed",
+        "attempts",
+        "last_error",
+        "category",
+        "priority",
+        "sentiment",
+        "risk",
+        "team",
+        "confidence",
+        "classification_source",
+        "fallback_reason",
+        "summary",
+        "classified_at",
+        "due_at",
+        "created",
+        "updated",
     )
     actions = ("retry_failed", "reclassify")
 

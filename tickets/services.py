@@ -17,8 +17,14 @@ from tickets.models import Status, Ticket
 logger = logging.getLogger(__name__)
 
 TICKET_INPUT_FIELDS = (
-    "subject", "body", "channel", "customer_email", "customer_name", "customer_id",
-    "declared_priority", "external_id",
+    "subject",
+    "body",
+    "channel",
+    "customer_email",
+    "customer_name",
+    "customer_id",
+    "declared_priority",
+    "external_id",
 )
 
 

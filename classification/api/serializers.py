@@ -11,10 +11,29 @@ class ClassificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Classification
         fields = [
-            "id", "source", "category", "priority", "sentiment", "risk", "summary", "suggested_reply", "team",
-            "entities", "confidence", "matched_keywords", "explanation", "fallback_reason", "fallback_detail",
-            "model_name", "prompt_version", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd",
-            "author", "created",
+            "id",
+            "source",
+            "category",
+            "priority",
+            "sentiment",
+            "risk",
+            "summary",
+            "suggested_reply",
+            "team",
+            "entities",
+            "confidence",
+            "matched_keywords",
+            "explanation",
+            "fallback_reason",
+            "fallback_detail",
+            "model_name",
+            "prompt_version",
+            "latency_ms",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+            "author",
+            "created",
         ]
         read_only_fields = fields
 

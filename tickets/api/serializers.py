@@ -7,14 +7,26 @@ from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
 from classification.models import Category
-from tickets.models import Ticket
+from tickets.models import Priority, Sentiment, Ticket
 
 # One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
 BULK_MAX_TICKETS = 1000
 
 _CURRENT_FIELDS = [
-    "status", "category", "priority", "sentiment", "risk", "team", "confidence", "classification_source",
-    "fallback_reason", "summary", "classified_at", "due_at", "attempts", "last_error",
+    "status",
+    "category",
+    "priority",
+    "sentiment",
+    "risk",
+    "team",
+    "confidence",
+    "classification_source",
+    "fallback_reason",
+    "summary",
+    "classified_at",
+    "due_at",
+    "attempts",
+    "last_error",
 ]
 
 
@@ -22,9 +34,17 @@ class TicketCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "subject", "body", "channel", "customer_email", "customer_name", "customer_id",
-            "declared_priority", "external_id",
+            "subject",
+            "body",
+            "channel",
+            "customer_email",
+            "customer_name",
+            "customer_id",
+            "declared_priority",
+            "external_id",
         ]
+        # A re-sent external id is not an error: the service answers with the ticket already received.
+        validators = []
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("subject", "").strip() and not attrs.get("body", "").strip():
@@ -38,8 +58,18 @@ class TicketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "id", "subject", "channel", "customer_email", "customer_name", "customer_id", "declared_priority",
-            "external_id", *_CURRENT_FIELDS, "created", "updated", "status_url",
+            "id",
+            "subject",
+            "channel",
+            "customer_email",
+            "customer_name",
+            "customer_id",
+            "declared_priority",
+            "external_id",
+            *_CURRENT_FIELDS,
+            "created",
+            "updated",
+            "status_url",
         ]
         read_only_fields = fields
 
@@ -69,8 +99,8 @@ class ReclassifySerializer(serializers.Serializer):
 
 class CorrectionSerializer(serializers.Serializer):
     category = serializers.SlugField(required=False)
-    priority = serializers.ChoiceField(choices=["critical", "high", "medium", "low"], required=False)
-    sentiment = serializers.ChoiceField(choices=["negative", "neutral", "positive"], required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices, required=False)
     team = serializers.CharField(max_length=50, required=False)
 
     def validate_category(self, value: str) -> str:

@@ -5,47 +5,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('body', models.TextField(blank=True, max_length=20000)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('chat', 'Chat'), ('phone', 'Phone'), ('web', 'Web'), ('api', 'Api')], default='api', max_length=10)),
-                ('customer_email', models.EmailField(blank=True, max_length=254)),
-                ('customer_name', models.CharField(blank=True, max_length=200)),
-                ('customer_id', models.CharField(blank=True, max_length=100)),
-                ('declared_priority', models.CharField(blank=True, choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], max_length=10)),
-                ('external_id', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('processing', 'Processing'), ('classified', 'Classified'), ('failed', 'Failed')], default='queued', max_length=12)),
-                ('status_changed', models.DateTimeField(default=django.utils.timezone.now)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('category', models.CharField(blank=True, max_length=50)),
-                ('priority', models.CharField(blank=True, choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], max_length=10)),
-                ('sentiment', models.CharField(blank=True, choices=[('negative', 'Negative'), ('neutral', 'Neutral'), ('positive', 'Positive')], max_length=10)),
-                ('risk', models.FloatField(blank=True, null=True)),
-                ('team', models.CharField(blank=True, max_length=50)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('classification_source', models.CharField(blank=True, choices=[('llm', 'Llm'), ('keyword', 'Keyword'), ('human', 'Human')], max_length=10)),
-                ('fallback_reason', models.CharField(blank=True, max_length=20)),
-                ('summary', models.TextField(blank=True)),
-                ('classified_at', models.DateTimeField(blank=True, null=True)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("body", models.TextField(blank=True, max_length=20000)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("chat", "Chat"),
+                            ("phone", "Phone"),
+                            ("web", "Web"),
+                            ("api", "Api"),
+                        ],
+                        default="api",
+                        max_length=10,
+                    ),
+                ),
+                ("customer_email", models.EmailField(blank=True, max_length=254)),
+                ("customer_name", models.CharField(blank=True, max_length=200)),
+                ("customer_id", models.CharField(blank=True, max_length=100)),
+                (
+                    "declared_priority",
+                    models.CharField(
+                        blank=True,
+                        choices=[("critical", "Critical"), ("high", "High"), ("medium", "Medium"), ("low", "Low")],
+                        max_length=10,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("processing", "Processing"),
+                            ("classified", "Classified"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("status_changed", models.DateTimeField(default=django.utils.timezone.now)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("category", models.CharField(blank=True, max_length=50)),
+                (
+                    "priority",
+                    models.CharField(
+                        blank=True,
+                        choices=[("critical", "Critical"), ("high", "High"), ("medium", "Medium"), ("low", "Low")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sentiment",
+                    models.CharField(
+                        blank=True,
+                        choices=[("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")],
+                        max_length=10,
+                    ),
+                ),
+                ("risk", models.FloatField(blank=True, null=True)),
+                ("team", models.CharField(blank=True, max_length=50)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                (
+                    "classification_source",
+                    models.CharField(
+                        blank=True, choices=[("llm", "Llm"), ("keyword", "Keyword"), ("human", "Human")], max_length=10
+                    ),
+                ),
+                ("fallback_reason", models.CharField(blank=True, max_length=20)),
+                ("summary", models.TextField(blank=True)),
+                ("classified_at", models.DateTimeField(blank=True, null=True)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created', '-id'],
-                'indexes': [models.Index(fields=['-created', '-id'], name='ticket_created_idx'), models.Index(fields=['status', '-created'], name='ticket_status_created_idx'), models.Index(fields=['category', '-created'], name='ticket_category_created_idx'), models.Index(fields=['priority', '-created'], name='ticket_priority_created_idx'), models.Index(fields=['sentiment', '-created'], name='ticket_sentiment_created_idx'), models.Index(fields=['team', '-created'], name='ticket_team_created_idx'), models.Index(fields=['classification_source', '-created'], name='ticket_source_created_idx'), models.Index(fields=['-risk'], name='ticket_risk_idx'), models.Index(fields=['status', 'status_changed'], name='ticket_status_changed_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('channel', 'external_id'), name='ticket_unique_external_id_per_channel')],
+                "ordering": ["-created", "-id"],
+                "indexes": [
+                    models.Index(fields=["-created", "-id"], name="ticket_created_idx"),
+                    models.Index(fields=["status", "-created"], name="ticket_status_created_idx"),
+                    models.Index(fields=["category", "-created"], name="ticket_category_created_idx"),
+                    models.Index(fields=["priority", "-created"], name="ticket_priority_created_idx"),
+                    models.Index(fields=["sentiment", "-created"], name="ticket_sentiment_created_idx"),
+                    models.Index(fields=["team", "-created"], name="ticket_team_created_idx"),
+                    models.Index(fields=["classification_source", "-created"], name="ticket_source_created_idx"),
+                    models.Index(fields=["-risk"], name="ticket_risk_idx"),
+                    models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_id", ""), _negated=True),
+                        fields=("channel", "external_id"),
+                        name="ticket_unique_external_id_per_channel",
+                    )
+                ],
             },
         ),
     ]

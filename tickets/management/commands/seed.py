@@ -20,8 +20,11 @@ from tickets.tests.factories import TicketFactory
 DEMO_USERNAME = "demo"
 AGENTS_GROUP = "agents"
 AGENT_PERMISSIONS = [
-    ("tickets", "view_ticket"), ("tickets", "add_ticket"), ("tickets", "change_ticket"),
-    ("classification", "view_classification"), ("classification", "view_category"),
+    ("tickets", "view_ticket"),
+    ("tickets", "add_ticket"),
+    ("tickets", "change_ticket"),
+    ("classification", "view_classification"),
+    ("classification", "view_category"),
 ]
 # How often each category appears among demo tickets, roughly as in a SaaS/e-commerce inbox.
 MIX = {"technical": 25, "billing": 25, "account": 20, "general": 15, "bug_report": 10, "feature_request": 5}

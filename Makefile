@@ -1,0 +1,68 @@
+# Two commands do all the set-up: `make run` and `make test`. Both need only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+LLM ?=
+FAKE_LLM_PORT ?= 8100
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+# The embedded default: SQLite, the filesystem broker, a real worker (with beat) and the web server.
+# Ctrl-C stops them all.
+run: export DEBUG ?= 1
+run: $(VENV)/.base-installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed --if-empty --count 60
+	@echo "Support Intel on http://$(HOST):$(PORT)/  (API: /api/v1/, admin: /admin/). Ctrl-C stops it."
+	@trap 'kill 0' INT TERM EXIT; \
+	if [ "$(LLM)" = "fake" ]; then \
+	  $(PY) manage.py fake_llm --port $(FAKE_LLM_PORT) & \
+	  export OPENAI_BASE_URL=http://127.0.0.1:$(FAKE_LLM_PORT)/v1 OPENAI_API_KEY=fake LLM_MODEL=fake-classifier; \
+	fi; \
+	$(VENV)/bin/celery -A supportintel worker -B -Q classification,default -c 2 \
+	  --without-gossip --without-mingle --without-heartbeat -l info & \
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Installs the development requirements and runs the whole suite. With DATABASE_URL and REDIS_URL
+# set it runs on PostgreSQL and Redis; otherwise on SQLite and the filesystem broker.
+test: export SECRET_KEY ?= insecure-test-only-key
+test: export DATA_DIR ?= $(CURDIR)/.data/test
+# Production settings, except what needs TLS or collectstatic: the test servers speak plain http.
+test: export SECURE_SSL_REDIRECT ?= 0
+test: export SESSION_COOKIE_SECURE ?= 0
+test: export CSRF_COOKIE_SECURE ?= 0
+test: export STATIC_MANIFEST ?= 0
+test: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: export SECRET_KEY ?= insecure-bench-only-key
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .data staticfiles

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+
+from classification import services
+from classification.models import Classification
+from classification.tasks import classify_ticket_task, sweep_stuck_tickets_task
+from tickets.models import Status, Ticket
+from tickets.tests.factories import TicketFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_classifies_a_queued_ticket_with_every_field():
+    ticket = TicketFactory.create(subject="Charged twice for order #55123", body="Please refund $20.00 to my card.")
+    services.classify_ticket(ticket.pk)
+    ticket.refresh_from_db()
+    row = Classification.objects.get(ticket=ticket)
+    assert ticket.status == Status.CLASSIFIED
+    assert ticket.category == row.category == "billing"
+    assert ticket.classification_source == "keyword" and ticket.fallback_reason == "not_configured"
+    assert row.entities["order_ids"] == ["55123"] and row.entities["amounts"] == ["$20.00"]
+    assert row.summary and row.suggested_reply and row.team == ticket.team == "billing"
+    assert ticket.due_at == ticket.created + timedelta(
+        hours={"critical": 1, "high": 4, "medium": 24, "low": 72}[ticket.priority]
+    )
+
+
+def test_running_twice_leaves_one_automatic_classification():
+    ticket = TicketFactory.create()
+    services.classify_ticket(ticket.pk)
+    services.classify_ticket(ticket.pk)
+    assert Classification.objects.filter(ticket=ticket).count() == 1
+
+
+def test_task_is_idempotent_and_acks_late():
+    ticket = TicketFactory.create()
+    classify_ticket_task.apply(args=(ticket.pk,))
+    classify_ticket_task.apply(args=(ticket.pk,))
+    assert Classification.objects.filter(ticket=ticket).count() == 1
+    assert classify_ticket_task.acks_late is True
+    assert classify_ticket_task.name == "classification.classify_ticket"
+
+
+def test_a_missing_ticket_is_tolerated():
+    assert services.classify_ticket(987654) is None
+    assert Classification.objects.count() == 0
+
+
+def test_classification_row_and_ticket_fields_are_written_in_one_transaction(monkeypatch):
+    ticket = TicketFactory.create()
+
+    def failing_update(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    # The history row is inserted first; the ticket update then fails: neither may remain.
+    monkeypatch.setattr("classification.services._current_fields", failing_update)
+    with pytest.raises(DatabaseError):
+        services.classify_ticket(ticket.pk)
+    ticket.refresh_from_db()
+    assert Classification.objects.count() == 0
+    assert ticket.status == Status.QUEUED  # released for the retry
+
+
+def test_task_marks_ticket_failed_with_its_error_once_retries_are_spent(monkeypatch):
+    ticket = TicketFactory.create()
+    monkeypatch.setattr("classification.services._run_chain", lambda t: (_ for _ in ()).throw(ValueError("boom")))
+    result = classify_ticket_task.apply(args=(ticket.pk,))
+    ticket.refresh_from_db()
+    assert result.failed()
+    assert ticket.status == Status.FAILED
+    assert ticket.last_error == "ValueError: boom"
+
+
+def test_a_human_correction_wins_over_automatic_reclassification():
+    ticket = TicketFactory.create(subject="Refund please")
+    agent = UserFactory.create()
+    services.record_correction(ticket, agent, {"category": "account"})
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.QUEUED)
+    services.classify_ticket(ticket.pk)
+    ticket.refresh_from_db()
+    assert ticket.category == "account" and ticket.classification_source == "human"
+    assert ticket.status == Status.CLASSIFIED
+    assert Classification.objects.filter(ticket=ticket, source="keyword").count() == 0
+
+
+def test_forced_reclassification_overwrites_a_correction_and_keeps_it_in_history():
+    ticket = TicketFactory.create(subject="Refund please", body="charged twice")
+    services.record_correction(ticket, UserFactory.create(), {"category": "account"})
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.QUEUED)
+    services.classify_ticket(ticket.pk, force=True)
+    ticket.refresh_from_db()
+    assert ticket.category == "billing" and ticket.classification_source == "keyword"
+    assert list(ticket.classifications.values_list("source", flat=True)) == ["keyword", "human"]
+
+
+def test_correction_records_author_and_becomes_current():
+    ticket = TicketFactory.create(classified=True)
+    agent = UserFactory.create(username="alice")
+    row = services.record_correction(ticket, agent, {"category": "billing", "priority": "high"})
+    ticket.refresh_from_db()
+    assert row.author == agent and row.source == "human" and row.confidence == 1.0
+    assert (ticket.category, ticket.priority, ticket.team) == ("billing", "high", "frontline")
+
+
+def test_a_ticket_being_classified_is_not_claimed_again():
+    ticket = TicketFactory.create(status=Status.PROCESSING, status_changed=timezone.now())
+    assert services.classify_ticket(ticket.pk) is None
+    assert Classification.objects.count() == 0
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over():
+    ticket = TicketFactory.create(status=Status.PROCESSING, status_changed=timezone.now() - timedelta(hours=1))
+    assert services.classify_ticket(ticket.pk) is not None
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLASSIFIED
+
+
+def test_sweep_republishes_tickets_left_queued_too_long(monkeypatch, settings):
+    settings.QUEUED_STALE_SECONDS = 60
+    old = TicketFactory.create(status_changed=timezone.now() - timedelta(minutes=5))
+    TicketFactory.create()  # queued just now: its message is probably still on its way
+    TicketFactory.create(classified=True, status_changed=timezone.now() - timedelta(days=1))
+    published = []
+    monkeypatch.setattr("classification.tasks.publish_classification", lambda ids, force=False: published.extend(ids))
+    sweep_stuck_tickets_task.apply()
+    assert published == [old.pk]
+    old.refresh_from_db()
+    assert old.status_changed > timezone.now() - timedelta(seconds=10)  # not swept again next minute

@@ -1,0 +1,159 @@
+"""Cross-app fixtures: users and clients, real-service checks, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tickets.tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent
+AGENT_PERMISSIONS = ["tickets.view_ticket", "tickets.add_ticket", "tickets.change_ticket"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _configured_services_are_reachable() -> None:
+    """With REDIS_URL set the suite runs against Redis: if it cannot be reached, fail, never skip."""
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        except redis.exceptions.RedisError as exc:
+            pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """A reused test database may have been emptied by a transactional test of an earlier run: put the
+    default taxonomy (installed by a data migration) back, as a fresh migrate would."""
+    from django.apps import apps
+
+    migration = importlib.import_module("classification.migrations.0002_default_taxonomy")
+    with django_db_blocker.unblock():
+        migration.install_defaults(apps, None)
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    return UserFactory.create(username="agent", permissions=AGENT_PERMISSIONS)
+
+
+@pytest.fixture
+def outsider(db: None) -> Any:
+    """Logged in, but without any ticket permission (the permission boundary)."""
+    return UserFactory.create(username="outsider")
+
+
+@pytest.fixture
+def agent_client(agent: Any) -> Client:
+    client = Client()
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def api_client(agent: Any) -> APIClient:
+    client = APIClient()
+    token = Token.objects.create(user=agent)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def _database_env() -> dict[str, str]:
+    """Point a child process at the database this test runs on (the test database)."""
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return {"SQLITE_PATH": str(conf["NAME"])}
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return {"DATABASE_URL": f"postgresql://{auth}{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, **_database_env(), **extra}
+    env.setdefault("SECRET_KEY", settings.SECRET_KEY)
+    return env
+
+
+def _purge_queues() -> None:
+    from supportintel.celery_app import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in ("classification", "default"):
+            channel.queue_purge(queue)
+
+
+@pytest.fixture
+def celery_worker_process() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start a real `celery worker` process on the configured broker and the test database."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        _purge_queues()
+        Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+        log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "supportintel",
+                "worker",
+                "-Q",
+                "classification,default",
+                "-c",
+                "1",
+                "--pool",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "info",
+                "-n",
+                f"test{len(processes)}@%h",
+            ],
+            cwd=ROOT,
+            env=child_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from tickets.models import Status, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_makes_varied_realistic_tickets_and_enqueues_them(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        output = _seed("--count", "40", "--seed", "7")
+    tickets = list(Ticket.objects.all())
+    assert len(tickets) == 40
+    assert all(t.status == Status.QUEUED for t in tickets)
+    assert len({t.subject for t in tickets}) > 15  # varied, not one line repeated
+    assert not any("lorem" in t.body.lower() for t in tickets)
+    assert len(callbacks) == 1
+    assert "Made 40 tickets" in output
+
+
+def test_seed_creates_a_demo_login_once_and_prints_it():
+    first = _seed("--count", "0")
+    second = _seed("--count", "0")
+    user = get_user_model().objects.get(username="demo")
+    password = first.split("password '")[1].split("'")[0]
+    assert user.check_password(password)
+    assert user.has_perm("tickets.view_ticket")
+    assert "Demo login exists" in second
+
+
+def test_seed_is_reproducible_with_a_seed():
+    _seed("--count", "5", "--seed", "3", "--no-classify")
+    first = list(Ticket.objects.order_by("id").values_list("subject", "body"))
+    _seed("--count", "5", "--seed", "3", "--no-classify", "--clear")
+    assert list(Ticket.objects.order_by("id").values_list("subject", "body")) == first
+
+
+def test_no_classify_enqueues_nothing(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        _seed("--count", "3", "--no-classify")
+    assert callbacks == []
+    assert Ticket.objects.count() == 3
+
+
+def test_if_empty_leaves_an_existing_database_alone():
+    _seed("--count", "2", "--no-classify")
+    output = _seed("--count", "10", "--if-empty")
+    assert Ticket.objects.count() == 2
+    assert "not seeding" in output
