@@ -120,7 +120,8 @@ Payload = tuple[str, Any, float, str]
 class _Matcher:
     def __init__(self) -> None:
         self.words: dict[str, list[Payload]] = {}
-        self.phrases: dict[str, list[tuple[tuple[str, ...], Payload]]] = {}
+        # Phrases are indexed by their first two stems, so a common first word ("my …") costs one lookup.
+        self.phrases: dict[tuple[str, str], list[tuple[tuple[str, ...], Payload]]] = {}
         self.patterns: list[tuple[re.Pattern[str], Payload]] = []
 
     def add(self, parsed: ParsedTerm, payload: Payload) -> None:
@@ -129,21 +130,23 @@ class _Matcher:
         elif len(parsed.stems) == 1:
             self.words.setdefault(parsed.stems[0], []).append(payload)
         else:
-            self.phrases.setdefault(parsed.stems[0], []).append((parsed.stems, payload))
+            self.phrases.setdefault(parsed.stems[:2], []).append((parsed.stems, payload))
 
     def scan(self, stems: Sequence[str], text: str) -> list[tuple[int, Payload]]:
         """Every match as (token position, payload); pattern matches get position -1."""
         found: list[tuple[int, Payload]] = []
         words, phrases = self.words, self.phrases
+        last = len(stems) - 1
         for position, current in enumerate(stems):
             hits = words.get(current)
             if hits:
                 found.extend((position, payload) for payload in hits)
-            candidates = phrases.get(current)
-            if candidates:
-                for phrase, payload in candidates:
-                    if tuple(stems[position : position + len(phrase)]) == phrase:
-                        found.append((position, payload))
+            if position < last:
+                candidates = phrases.get((current, stems[position + 1]))
+                if candidates:
+                    for phrase, payload in candidates:
+                        if len(phrase) == 2 or tuple(stems[position : position + len(phrase)]) == phrase:
+                            found.append((position, payload))
         for pattern, payload in self.patterns:
             if pattern.search(text):
                 found.append((-1, payload))
@@ -693,3 +696,35 @@ def classify(
         ),
         explanation=explanation,
     )
+
+
+# --- term matching for tuning ------------------------------------------------------------------
+
+
+class TermMatcher:
+    """Matches a list of terms against tickets exactly as `classify` matches category keywords;
+    `suggest_keywords` uses it to learn weights. Bad terms are skipped."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._matcher = _Matcher()
+        for index, term in enumerate(terms):
+            try:
+                self._matcher.add(parse_term(term), ("cat", index, 1.0, term))
+            except KeywordError:
+                continue
+
+    def features(self, subject: str, body: str) -> dict[int, float]:
+        """Matched term index → the weight factor classify would apply (subject boost or 1)."""
+        subject_text, body_text = clean_text(subject or ""), clean_text(body or "")
+        subject_stems = stems_of(subject_text)
+        stems = subject_stems + stems_of(body_text)
+        found: dict[int, float] = {}
+        for position, (_, index, _, _) in self._matcher.scan(stems, f"{subject_text}\n{body_text}"):
+            if index not in found:
+                found[index] = SUBJECT_BOOST if 0 <= position < len(subject_stems) else 1.0
+        return found
+
+
+def surface_tokens(text: str) -> list[str]:
+    """Lower-cased tokens of cleaned text, in the same split `stems_of` uses."""
+    return _TOKEN.findall(clean_text(text).lower())
