@@ -283,7 +283,7 @@ _POSITIVE_WORDS = {
     "helpful": 1.0,
     "wonderful": 1.0,
     "fantastic": 1.0,
-    "pleased": 1.0,
+    "pleased with": 1.0,
     "glad": 0.5,
     "good": 0.5,
     "nice": 0.5,
@@ -411,6 +411,11 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _looks_like_code(found: str) -> bool:
+    # A digit (E4012, HTTP 500) or an upper-case SNAKE_CASE name (ERR_CONNECTION_RESET), not snake_case prose.
+    return any(c.isdigit() for c in found) or ("_" in found and found.isupper())
+
+
 def extract_entities(text: str) -> dict[str, list[str]]:
     entities: dict[str, list[str]] = {
         "order_ids": [],
@@ -429,7 +434,7 @@ def extract_entities(text: str) -> dict[str, list[str]]:
         found = (a or b for a, b in _ORDER.findall(text))
         entities["order_ids"] = _unique(v for v in found if any(c.isdigit() for c in v))
     entities["error_codes"] = _unique(
-        m.group(1) or m.group(0) for m in _ERROR_CODE.finditer(text) if any(c.isdigit() for c in m.group(0))
+        m.group(1) or m.group(0) for m in _ERROR_CODE.finditer(text) if _looks_like_code(m.group(0))
     )
     if _CURRENCY_HINT.search(text):
         entities["amounts"] = _unique(_AMOUNT.findall(text))
