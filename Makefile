@@ -61,6 +61,9 @@ format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .
 
 bench: export SECRET_KEY ?= insecure-bench-only-key
+bench: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench: export SECURE_SSL_REDIRECT ?= 0
+bench: export STATIC_MANIFEST ?= 0
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench
 
