@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -35,6 +37,65 @@ def _configured_services_are_reachable() -> None:
             redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
         except redis.exceptions.RedisError as exc:
             pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _llm_guard(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LLM unless a test configures one, and never a client pointed beyond loopback."""
+    import openai
+
+    settings.OPENAI_BASE_URL = ""
+    settings.OPENAI_API_KEY = ""
+    original = openai.OpenAI.__init__
+
+    def guarded(self: Any, *args: Any, base_url: Any = None, **kwargs: Any) -> None:
+        host = urlsplit(str(base_url or "https://api.openai.com/v1")).hostname
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise RuntimeError(f"tests may not reach {host}: only the fake LLM on loopback")
+        original(self, *args, base_url=base_url, **kwargs)
+
+    monkeypatch.setattr(openai.OpenAI, "__init__", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _memory_breaker() -> Iterator[None]:
+    """Unit tests use an in-memory breaker, fresh for each test."""
+    from classification import breaker
+
+    breaker.install_storage(breaker.SharedStorage(None))
+    yield
+    breaker.install_storage(breaker.SharedStorage(None))
+
+
+@pytest.fixture
+def fake_llm(settings: Any) -> Iterator[Any]:
+    """The repository's fake OpenAI-compatible server on a free loopback port, over real HTTP."""
+    from classification.fake_llm import FakeLLMServer
+
+    server = FakeLLMServer("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.OPENAI_BASE_URL = server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.LLM_MODEL = "fake-classifier"
+    settings.LLM_TIMEOUT_SECONDS = 1.0
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def redis_breaker(settings: Any) -> Iterator[Any]:
+    """The Redis-backed breaker storage (needs REDIS_URL: CI's service run sets it)."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL; .ci/run runs this on Redis")
+    from classification import breaker
+
+    store = breaker.SharedStorage(breaker.redis_client(settings.REDIS_URL))
+    store.clear()
+    breaker.install_storage(store)
+    yield store
+    store.clear()
 
 
 @pytest.fixture(scope="session")

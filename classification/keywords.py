@@ -378,7 +378,7 @@ def _add_builtin_cues(matcher: _Matcher) -> None:
 # --- entities ----------------------------------------------------------------------------------
 
 _ENTITY_CAP = 10
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'()]+", re.IGNORECASE)
 _ORDER = re.compile(
     r"(?:\border(?:\s+(?:id|number|no\.?|ref))?\s*[:#]?\s*|#)([A-Z0-9][A-Z0-9-]{3,24})\b|\b(ORD-?\d{3,})\b",
@@ -389,8 +389,8 @@ _ERROR_CODE = re.compile(
     r"|\berror(?:\s+code)?\s*[:#]?\s*([A-Z0-9_-]*\d[A-Z0-9_-]*)",
     re.IGNORECASE,
 )
-_PHONE = re.compile(
-    r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{2,4}(?![\w.])"
+PHONE_RE = re.compile(
+    r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{2,4}(?!\w|\.\d)"
 )
 _AMOUNT = re.compile(
     r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|CAD|AUD|dollars?|euros?|pounds?)\b|"
@@ -426,7 +426,7 @@ def extract_entities(text: str) -> dict[str, list[str]]:
         "urls": [],
     }
     if "@" in text:
-        entities["emails"] = _unique(_EMAIL.findall(text))
+        entities["emails"] = _unique(EMAIL_RE.findall(text))
     lowered = text.lower()
     if "http" in lowered or "www." in lowered:
         entities["urls"] = _unique(_URL.findall(text))
@@ -438,7 +438,7 @@ def extract_entities(text: str) -> dict[str, list[str]]:
     )
     if _CURRENCY_HINT.search(text):
         entities["amounts"] = _unique(_AMOUNT.findall(text))
-    phones = (p for p in _PHONE.findall(text) if sum(c.isdigit() for c in p) >= 8)
+    phones = (p for p in PHONE_RE.findall(text) if sum(c.isdigit() for c in p) >= 8)
     entities["phones"] = _unique(phones)
     return entities
 

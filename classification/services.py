@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pybreaker
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from classification import keywords, rules
+from classification import breaker, keywords, llm, rules
 from classification.models import Category, Classification, FallbackReason
 from tickets.models import Priority, Source, Status, Ticket
 
@@ -88,10 +89,75 @@ def keyword_outcome(ticket: Ticket, reason: str, detail: str = "") -> Outcome:
     return Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
 
 
+def _over_budget() -> bool:
+    budget = settings.LLM_DAILY_TOKEN_BUDGET
+    if budget <= 0:
+        return False
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = Classification.objects.filter(source=Source.LLM, created__gte=today).aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
+    )["tokens"]
+    return (spent or 0) >= budget
+
+
+def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:
+    """The active taxonomy as the LLM sees it, and the teams it may name."""
+    categories = [
+        llm.CategoryChoice(slug=c.slug, name=c.name, description=c.description, team=c.team)
+        for c in Category.objects.filter(active=True).order_by("position", "slug")
+    ]
+    teams = sorted({c.team for c in categories} | {settings.ESCALATION_TEAM})
+    return categories, teams
+
+
+def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice]) -> Outcome:
+    # Routing stays the taxonomy's: the category's team, or escalation for critical tickets.
+    team = settings.ESCALATION_TEAM
+    if result.priority != Priority.CRITICAL:
+        team = next(c.team for c in categories if c.slug == result.category)
+    return Outcome(
+        source=Source.LLM,
+        category=result.category,
+        priority=result.priority,
+        sentiment=result.sentiment,
+        risk=result.risk,
+        team=team,
+        confidence=result.confidence,
+        summary=result.summary,
+        suggested_reply=result.suggested_reply,
+        entities=result.entities,
+        explanation={**result.explanation, "llm_team": result.team},
+        model_name=result.model_name,
+        prompt_version=result.prompt_version,
+        latency_ms=result.latency_ms,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=result.cost_usd,
+    )
+
+
 def _run_chain(ticket: Ticket) -> Outcome:
-    # The LLM comes first once it is configured (issue #3); until then the keyword classifier
-    # answers and says why.
-    return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED)
+    """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
+    classifier answers at once and the outcome says why."""
+    if not llm.is_configured():
+        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED)
+    if _over_budget():
+        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent")
+    categories, teams = llm_choices()
+    try:
+        result = breaker.call(
+            lambda: llm.classify(ticket.subject, ticket.body, ticket.declared_priority, categories, teams)
+        )
+    except pybreaker.CircuitBreakerError as exc:
+        cause = breaker.original_error(exc)
+        if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
+            logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
+            return keyword_outcome(ticket, cause.reason, str(cause))
+        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc))
+    except llm.LLMError as exc:
+        logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
+        return keyword_outcome(ticket, exc.reason, str(exc))
+    return _llm_outcome(result, categories)
 
 
 def _current_fields(ticket: Ticket, outcome: Outcome, now: datetime) -> dict[str, Any]:
@@ -207,3 +273,32 @@ def record_correction(ticket: Ticket, author: AbstractBaseUser, values: dict[str
         setattr(ticket, name, value)
     logger.info("ticket %s corrected by user %s", ticket.pk, author.pk)
     return classification
+
+
+# The keyword classifier answered these because the LLM was unavailable (not because it was never
+# configured, over budget, or answered off the schema).
+OUTAGE_REASONS = [FallbackReason.BREAKER_OPEN, FallbackReason.TIMEOUT, FallbackReason.ERROR]
+
+
+def requeue_outage_tickets(limit: int) -> list[int]:
+    """Once the LLM is healthy (configured, breaker closed), send a bounded batch of tickets that the
+    keyword classifier handled during an outage back for classification, oldest first. Tickets a person
+    corrected are never picked: their source is `human`."""
+    if not llm.is_configured() or breaker.status()["state"] != pybreaker.STATE_CLOSED:
+        return []
+    outage = Q(status=Status.CLASSIFIED, classification_source=Source.KEYWORD, fallback_reason__in=OUTAGE_REASONS)
+    with transaction.atomic():
+        ids = list(Ticket.objects.filter(outage).order_by("classified_at").values_list("pk", flat=True)[:limit])
+        # Filtered again: a correction saved since the select must not be requeued.
+        Ticket.objects.filter(outage, pk__in=ids).update(status=Status.QUEUED, status_changed=timezone.now())
+    return ids
+
+
+def breaker_status() -> dict[str, Any]:
+    return {**breaker.status(), "llm_configured": llm.is_configured()}
+
+
+def llm_category(subject: str, body: str) -> str:
+    """The LLM's category for one text, straight (no breaker, nothing stored): for `evaluate`."""
+    categories, teams = llm_choices()
+    return llm.classify(subject, body, "", categories, teams).category

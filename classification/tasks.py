@@ -65,3 +65,11 @@ def sweep_stuck_tickets_task() -> None:
     if ids:
         logger.info("sweep: re-publishing %d stuck tickets", len(ids))
         publish_classification(ids)
+
+
+@shared_task(name="classification.recover_outage_tickets", ignore_result=True)
+def recover_outage_tickets_task() -> None:
+    ids = services.requeue_outage_tickets(settings.LLM_RECOVERY_BATCH_SIZE)
+    if ids:
+        logger.info("recovery: %d outage tickets sent back to the LLM", len(ids))
+        publish_classification(ids)

@@ -271,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.sweep_stuck_tickets",
         "schedule": env_int("SWEEP_INTERVAL_SECONDS", 60),
     },
+    "recover-llm-outage-tickets": {
+        "task": "classification.recover_outage_tickets",
+        "schedule": env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -280,6 +284,26 @@ QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
 
+# LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
+# key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+# Below the Celery soft time limit, so a hung LLM never costs the task itself.
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")  # json_schema | json_object
+LLM_MASK_PII = env_bool("LLM_MASK_PII", True)
+LLM_MAX_PROMPT_CHARS = env_int("LLM_MAX_PROMPT_CHARS", 6000)
+LLM_DAILY_TOKEN_BUDGET = env_int("LLM_DAILY_TOKEN_BUDGET", 0)  # 0: no budget
+# USD per million tokens, {"model": [input, output]}; models not listed get no cost estimate.
+LLM_PRICES = env_str("LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6], "gpt-4.1-mini": [0.4, 1.6], "gpt-4o": [2.5, 10]}')
+LLM_BREAKER_FAIL_MAX = env_int("LLM_BREAKER_FAIL_MAX", 5)
+LLM_BREAKER_RESET_SECONDS = env_float("LLM_BREAKER_RESET_SECONDS", 60.0)
+LLM_RECOVERY_BATCH_SIZE = env_int("LLM_RECOVERY_BATCH_SIZE", 50)
+LLM_RECOVERY_INTERVAL_SECONDS = env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120)
+if LLM_RESPONSE_FORMAT not in ("json_schema", "json_object"):
+    raise ImproperlyConfigured("LLM_RESPONSE_FORMAT must be json_schema or json_object")
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
@@ -287,5 +311,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One INFO line per HTTP request to the LLM is noise; our own log says what happened.
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
 }

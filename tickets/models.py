@@ -107,6 +107,10 @@ class Ticket(models.Model):
             models.Index(fields=["classification_source", "-created"], name="ticket_source_created_idx"),
             # "min risk" filter and the high-risk open tickets stat.
             models.Index(fields=["-risk"], name="ticket_risk_idx"),
+            # LLM recovery: keyword answers given during an outage, oldest first.
+            models.Index(
+                fields=["fallback_reason", "classification_source", "classified_at"], name="ticket_fallback_idx"
+            ),
             # The sweep for tickets left queued or processing: WHERE status IN (...) AND status_changed < t.
             models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
         ]

@@ -43,3 +43,14 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["slug", "name", "description", "team", "active"]
         read_only_fields = fields
+
+
+class BreakerSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["closed", "open", "half-open"])
+    fail_counter = serializers.IntegerField()
+    fail_max = serializers.IntegerField()
+    reset_timeout_seconds = serializers.FloatField()
+    opened_at = serializers.DateTimeField(allow_null=True)
+    next_trial_at = serializers.DateTimeField(allow_null=True)
+    storage = serializers.CharField()
+    llm_configured = serializers.BooleanField()

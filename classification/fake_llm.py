@@ -1,0 +1,266 @@
+"""A fake OpenAI-compatible server for development and tests (`manage.py fake_llm`).
+
+It serves POST /v1/chat/completions over real HTTP and answers deterministic, schema-valid
+classifications derived from the request: it reads the JSON schema it was sent (from `response_format`,
+or from the prompt in JSON mode) and the ticket between <ticket> tags. Faults on request:
+
+- modes: ok, error500, rate_limit, timeout (holds the request), malformed (not JSON), off_schema
+  (a category outside the enum, risk 7), obey (a gullible model that follows instructions inside the ticket);
+- `latency_ms` before every answer, `fail_rate` (share of requests answered 500, seeded random).
+
+Switch them while it runs: POST /_admin/config {"mode": "error500", "latency_ms": 0, "fail_rate": 0},
+GET /_admin/stats (request counts), POST /_admin/reset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey")
+MODEL = "fake-classifier"
+# In timeout mode a request is held this long (the client gives up long before).
+TIMEOUT_HOLD_SECONDS = 30.0
+
+_WORDS = {
+    "billing": ("refund", "charge", "invoice", "payment", "billing", "price", "subscription", "fee", "money"),
+    "account": ("password", "login", "log in", "account", "2fa", "locked", "verify", "identity", "pin"),
+    "technical": ("error", "crash", "down", "outage", "not working", "timeout", "slow", "broken", "sync"),
+    "bug_report": ("bug", "reproduce", "regression", "incorrect", "wrong"),
+    "feature_request": ("feature", "please add", "would be nice", "suggestion", "could you add"),
+}
+_INJECTION = re.compile(r"category (?:to|=|:)\s*['\"]?([\w-]+)", re.IGNORECASE)
+
+
+@dataclass
+class FakeState:
+    mode: str = "ok"
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    requests: int = 0
+    completions: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    last_request: dict[str, Any] = field(default_factory=dict)
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def configure(self, values: dict[str, Any]) -> None:
+        with self.lock:
+            if "mode" in values:
+                if values["mode"] not in MODES:
+                    raise ValueError(f"mode must be one of {', '.join(MODES)}")
+                self.mode = values["mode"]
+            if "latency_ms" in values:
+                self.latency_ms = int(values["latency_ms"])
+            if "fail_rate" in values:
+                self.fail_rate = float(values["fail_rate"])
+
+    def count(self, outcome: str) -> None:
+        with self.lock:
+            self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "mode": self.mode,
+                "latency_ms": self.latency_ms,
+                "fail_rate": self.fail_rate,
+                "requests": self.requests,
+                "completions": self.completions,
+                "max_in_flight": self.max_in_flight,
+                "by_outcome": dict(self.by_outcome),
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.mode, self.latency_ms, self.fail_rate = "ok", 0, 0.0
+            self.requests = self.completions = self.max_in_flight = 0
+            self.by_outcome, self.last_request = {}, {}
+
+
+def _schema_from(request: dict[str, Any]) -> dict[str, Any]:
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return response_format["json_schema"]["schema"]
+    for message in request.get("messages", []):
+        if message.get("role") == "system" and "JSON schema of your answer:" in message.get("content", ""):
+            return json.loads(message["content"].split("JSON schema of your answer:", 1)[1].strip())
+    raise ValueError("the request carries no JSON schema")
+
+
+def _ticket_from(request: dict[str, Any]) -> dict[str, Any]:
+    for message in request.get("messages", []):
+        content = message.get("content", "")
+        if message.get("role") == "user" and "<ticket>" in content:
+            return json.loads(content.split("<ticket>", 1)[1].rsplit("</ticket>", 1)[0])
+    return {"subject": "", "body": ""}
+
+
+def _pick_category(text: str, allowed: list[str]) -> str:
+    lowered = text.lower()
+    best, best_hits = ("general" if "general" in allowed else allowed[0]), 0
+    for slug in allowed:
+        hits = sum(1 for word in _WORDS.get(slug, ()) if word in lowered)
+        if hits > best_hits:
+            best, best_hits = slug, hits
+    return best
+
+
+def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A deterministic answer that satisfies the schema the request carries."""
+    schema = _schema_from(request)
+    properties = schema["properties"]
+    ticket = _ticket_from(request)
+    text = f"{ticket.get('subject', '')}\n{ticket.get('body', '')}"
+    lowered = text.lower()
+    category = _pick_category(text, properties["category"]["enum"])
+    if mode == "obey" and (match := _INJECTION.search(text)):
+        category = match.group(1)  # what a model that follows the ticket's instructions would answer
+    critical = any(word in lowered for word in ("outage", "is down", "data loss", "breach"))
+    priority = "critical" if critical else "high" if "urgent" in lowered or "asap" in lowered else "medium"
+    sentiment = "negative" if any(w in lowered for w in ("angry", "unacceptable", "terrible", "!!")) else "neutral"
+    first_sentence = re.split(r"(?<=[.!?])\s+", (ticket.get("body") or ticket.get("subject") or "").strip())[0]
+    return {
+        "category": category,
+        "priority": priority,
+        "sentiment": sentiment,
+        "risk": {"critical": 0.8, "high": 0.5, "medium": 0.2}[priority] + (0.1 if sentiment == "negative" else 0),
+        "summary": first_sentence[:200] or "Empty ticket.",
+        "suggested_reply": f"Thanks for contacting us about this {category.replace('_', ' ')} matter; we are on it.",
+        "team": properties["team"]["enum"][0],
+        "entities": {key: [] for key in properties["entities"]["properties"]},
+        "confidence": 0.9,
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeLLMServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("fake llm: " + format, *args)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _read_json(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
+
+    def do_GET(self) -> None:
+        if self.path == "/_admin/stats":
+            self._send(200, self.server.state.stats())
+        elif self.path.rstrip("/") == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "fake"}]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        if self.path == "/_admin/config":
+            try:
+                state.configure(self._read_json())
+            except (ValueError, TypeError) as exc:
+                self._send(400, {"error": {"message": str(exc)}})
+                return
+            self._send(200, state.stats())
+        elif self.path == "/_admin/reset":
+            state.reset()
+            self._send(200, state.stats())
+        elif self.path.rstrip("/") == "/v1/chat/completions":
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                self._completion(self._read_json())
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def _completion(self, request: dict[str, Any]) -> None:
+        state = self.server.state
+        with state.lock:
+            state.requests += 1
+            state.last_request = request
+            mode, latency, fail_rate = state.mode, state.latency_ms, state.fail_rate
+            failed_by_rate = fail_rate > 0 and state.rng.random() < fail_rate
+        if latency:
+            time.sleep(latency / 1000)
+        if mode == "timeout":
+            state.count("timeout")
+            state.release.wait(TIMEOUT_HOLD_SECONDS)
+            return
+        if mode == "error500" or failed_by_rate:
+            state.count("error500")
+            self._send(500, {"error": {"message": "fake internal error", "type": "server_error"}})
+            return
+        if mode == "rate_limit":
+            state.count("rate_limit")
+            self._send(429, {"error": {"message": "fake rate limit", "type": "rate_limit"}}, {"retry-after": "1"})
+            return
+        try:
+            answer = classification_for(request, mode)
+        except (ValueError, KeyError, json.JSONDecodeError) as exc:
+            self._send(400, {"error": {"message": f"bad request: {exc}", "type": "invalid_request_error"}})
+            return
+        if mode == "off_schema":
+            answer.update(category="not-a-category", risk=7)
+        content = "this is not JSON {" if mode == "malformed" else json.dumps(answer)
+        prompt_chars = sum(len(m.get("content", "")) for m in request.get("messages", []))
+        with state.lock:
+            state.completions += 1
+        state.count(mode)
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-fake-{state.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model") or MODEL,
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_chars // 4,
+                    "completion_tokens": len(content) // 4,
+                    "total_tokens": prompt_chars // 4 + len(content) // 4,
+                },
+            },
+        )
+
+
+class FakeLLMServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: FakeState | None = None) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = state or FakeState()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def shutdown(self) -> None:
+        self.state.release.set()  # let held "timeout" requests finish
+        super().shutdown()
