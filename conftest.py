@@ -102,11 +102,15 @@ def redis_breaker(settings: Any) -> Iterator[Any]:
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """A reused test database may have been emptied by a transactional test of an earlier run: put the
     default taxonomy (installed by a data migration) back, as a fresh migrate would."""
+    with django_db_blocker.unblock():
+        _install_default_taxonomy()
+
+
+def _install_default_taxonomy() -> None:
     from django.apps import apps
 
     migration = importlib.import_module("classification.migrations.0002_default_taxonomy")
-    with django_db_blocker.unblock():
-        migration.install_defaults(apps, None)
+    migration.install_defaults(apps, None)
 
 
 @pytest.fixture
@@ -162,8 +166,10 @@ def _purge_queues() -> None:
 
 
 @pytest.fixture
-def celery_worker_process() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start a real `celery worker` process on the configured broker and the test database."""
+def celery_worker_process(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start a real `celery worker` process on the configured broker and the test database. Transactional
+    tests empty every table when they end, so the taxonomy the data migration installed is put back first."""
+    _install_default_taxonomy()
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**env: str) -> subprocess.Popen[bytes]:

@@ -7,7 +7,7 @@ import pytest
 from conftest import wait_for
 from tickets.models import Status, Ticket
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_ticket_posted_through_the_api_is_classified_by_a_real_worker(api_client, celery_worker_process):
