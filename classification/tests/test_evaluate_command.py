@@ -115,3 +115,30 @@ def test_evaluate_stores_nothing(labeled_csv):
 
     _evaluate(str(labeled_csv), "--text-column", "body", "--label-column", "label")
     assert Ticket.objects.count() == 0
+
+
+def test_llm_and_both_report_side_by_side_through_the_fake_llm(labeled_csv, fake_llm):
+    reports = json.loads(
+        _evaluate(
+            str(labeled_csv),
+            "--text-column",
+            "subject",
+            "--text-column",
+            "body",
+            "--label-column",
+            "label",
+            "--where",
+            "split=test",
+            "--classifier",
+            "both",
+            "--json",
+        )
+    )
+    assert set(reports) == {"keyword", "llm"}
+    assert reports["llm"]["n"] == 5 and reports["keyword"]["n"] == 5
+    assert fake_llm.state.stats()["completions"] == 5
+
+
+def test_llm_without_configuration_is_a_clear_error(labeled_csv):
+    with pytest.raises(CommandError, match="no LLM is configured"):
+        _evaluate(str(labeled_csv), "--label-column", "label", "--classifier", "llm")
