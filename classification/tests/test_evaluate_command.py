@@ -141,4 +141,4 @@ def test_llm_and_both_report_side_by_side_through_the_fake_llm(labeled_csv, fake
 
 def test_llm_without_configuration_is_a_clear_error(labeled_csv):
     with pytest.raises(CommandError, match="no LLM is configured"):
-        _evaluate(str(labeled_csv), "--label-column", "label", "--classifier", "llm")
+        _evaluate(str(labeled_csv), "--text-column", "body", "--label-column", "label", "--classifier", "llm")
