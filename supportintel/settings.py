@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tickets.context_processors.breaker",
             ],
         },
     },
@@ -283,6 +284,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
+# The needs-review view lists automatic classifications below this confidence (and all keyword ones).
+REVIEW_CONFIDENCE_BELOW = env_float("REVIEW_CONFIDENCE_BELOW", 0.6)
 
 # LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
 # key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.

@@ -6,16 +6,17 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from tickets.models import Channel, Priority, Sentiment, Source, Status, Ticket
+from tickets.taxonomy import category_choices, team_choices
 
 
 class TicketFilter(django_filters.FilterSet):
-    category = django_filters.CharFilter(field_name="category")
-    priority = django_filters.ChoiceFilter(choices=Priority.choices)
-    sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
-    status = django_filters.ChoiceFilter(choices=Status.choices)
-    source = django_filters.ChoiceFilter(field_name="classification_source", choices=Source.choices)
-    channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    team = django_filters.CharFilter(field_name="team")
+    category = django_filters.ChoiceFilter(choices=category_choices, empty_label="any")
+    priority = django_filters.ChoiceFilter(choices=Priority.choices, empty_label="any")
+    sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices, empty_label="any")
+    status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="any")
+    source = django_filters.ChoiceFilter(field_name="classification_source", choices=Source.choices, empty_label="any")
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="any")
+    team = django_filters.ChoiceFilter(choices=team_choices, empty_label="any")
     min_risk = django_filters.NumberFilter(field_name="risk", lookup_expr="gte", min_value=0, max_value=1)
     search = django_filters.CharFilter(method="filter_search", max_length=200)
 

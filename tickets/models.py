@@ -11,11 +11,11 @@ BODY_MAX_LENGTH = 20_000
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email"
-    CHAT = "chat"
-    PHONE = "phone"
-    WEB = "web"
-    API = "api"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    WEB = "web", "Web"
+    API = "api", "API"
 
 
 class Status(models.TextChoices):

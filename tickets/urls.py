@@ -8,4 +8,18 @@ app_name = "tickets"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("stats/", views.stats_fragment, name="stats"),
+    path("charts/", views.charts_fragment, name="charts"),
+    path("breaker/", views.breaker_badge, name="breaker"),
+    path("tickets/", views.ticket_list, name="list"),
+    path("tickets/new/", views.create, name="create"),
+    path("tickets/<int:pk>/", views.detail, name="detail"),
+    path("tickets/<int:pk>/row/", views.ticket_row, name="row"),
+    path("tickets/<int:pk>/classification/", views.classification_fragment, name="classification"),
+    path("tickets/<int:pk>/correct/", views.correct, name="correct"),
+    path("tickets/<int:pk>/reclassify/", views.reclassify, name="reclassify"),
+    path("tickets/<int:pk>/retry/", views.retry, name="retry"),
+    path("review/", views.needs_review, name="review"),
+    path("failed/", views.failed, name="failed"),
+    path("failed/retry-all/", views.retry_all_failed, name="retry_all"),
 ]

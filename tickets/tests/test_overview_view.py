@@ -7,43 +7,47 @@ from tickets.tests.factories import TicketFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_overview_lists_latest_tickets_with_status_and_category(agent_client):
-    TicketFactory.create(subject="Refund for order 1", classified=True, category="billing")
-    TicketFactory.create(subject="Cannot log in")
-    response = agent_client.get("/")
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "Refund for order 1" in html and "billing" in html and "Queued" in html
-    assert "<html" in html
+def test_overview_shows_stat_cards_charts_and_breaker(agent_client):
+    TicketFactory.create_batch(3, classified=True, category="billing", priority="high", risk=0.9)
+    TicketFactory.create(failed=True)
+    TicketFactory.create()
+    html = agent_client.get("/").content.decode()
+    assert 'id="stats"' in html and 'id="charts"' in html and 'id="breaker-badge"' in html
+    assert "Queue depth" in html and "High risk, 24 h" in html and "Avg confidence" in html
+    assert "Tickets per category, 7 days" in html and "<svg" in html
+    assert 'class="bar prio-high"' in html  # the high-priority bar is drawn
+    assert "LLM off" in html  # no LLM configured in tests
 
 
-def test_overview_htmx_request_gets_only_the_rows(agent_client):
-    TicketFactory.create(subject="Sync broken")
-    response = agent_client.get("/", HTTP_HX_REQUEST="true")
+def test_stats_fragment_is_the_partial_alone(agent_client):
+    TicketFactory.create_batch(2, failed=True)
+    response = agent_client.get("/stats/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
-    assert "Sync broken" in html and "<html" not in html
-    assert next(t.name for t in response.templates) == "tickets/partials/ticket_rows.html"
-    assert "HX-Request" in response["Vary"]
+    assert html.lstrip().startswith('<section id="stats"') and "<html" not in html
+    assert [t.name for t in response.templates] == ["tickets/partials/stats.html"]
+
+
+def test_charts_and_breaker_fragments_render_alone(agent_client):
+    charts = agent_client.get("/charts/", HTTP_HX_REQUEST="true").content.decode()
+    badge = agent_client.get("/breaker/", HTTP_HX_REQUEST="true").content.decode()
+    assert charts.lstrip().startswith('<section id="charts"') and "<html" not in charts
+    assert badge.lstrip().startswith('<a id="breaker-badge"') and "<html" not in badge
 
 
 def test_overview_redirects_anonymous_to_login(client):
-    response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    for url in ("/", "/stats/", "/charts/", "/breaker/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 def test_overview_forbids_users_without_ticket_permission(client, outsider):
     client.force_login(outsider)
     assert client.get("/").status_code == 403
+    assert client.get("/stats/").status_code == 403
 
 
-def test_ticket_text_is_escaped(agent_client):
-    TicketFactory.create(subject="<script>alert(1)</script>")
-    html = agent_client.get("/").content.decode()
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
-
-
-def test_overview_query_count_is_bounded(agent_client, django_assert_max_num_queries):
-    TicketFactory.create_batch(30)
-    # session, user, user and group permissions, tickets: the same for 30 rows as for 3
-    with django_assert_max_num_queries(5):
+def test_overview_queries_do_not_grow_with_tickets(agent_client, django_assert_max_num_queries):
+    TicketFactory.create_batch(40, classified=True)
+    # session, user, permissions (2), status counts, total, 24 h summary, categories, 3 grouped, 2 volumes
+    with django_assert_max_num_queries(14):
         agent_client.get("/")
