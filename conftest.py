@@ -114,6 +114,12 @@ def _install_default_taxonomy() -> None:
 
 
 @pytest.fixture
+def default_taxonomy(transactional_db: None) -> None:
+    """For transactional tests: tables are emptied after each one, so put the taxonomy back first."""
+    _install_default_taxonomy()
+
+
+@pytest.fixture
 def agent(db: None) -> Any:
     return UserFactory.create(username="agent", permissions=AGENT_PERMISSIONS)
 
@@ -166,10 +172,8 @@ def _purge_queues() -> None:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start a real `celery worker` process on the configured broker and the test database. Transactional
-    tests empty every table when they end, so the taxonomy the data migration installed is put back first."""
-    _install_default_taxonomy()
+def celery_worker_process(default_taxonomy: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start a real `celery worker` process on the configured broker and the test database."""
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**env: str) -> subprocess.Popen[bytes]:

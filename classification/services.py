@@ -247,12 +247,19 @@ def find_stuck_tickets() -> list[int]:
     return ids
 
 
+def _route(category: str, priority: str) -> str:
+    if priority == Priority.CRITICAL:
+        return settings.ESCALATION_TEAM
+    return Category.objects.get(slug=category).team
+
+
 def record_correction(ticket: Ticket, author: AbstractBaseUser, values: dict[str, str]) -> Classification:
     """A person's classification: stored as history with its author, and it becomes the ticket's current
-    one. Fields not given keep the ticket's current values."""
+    one. Fields not given keep the ticket's current values; without a team the ticket is routed by its
+    category (critical: escalation)."""
     category = values.get("category") or ticket.category
-    team = values.get("team") or ticket.team or Category.objects.get(slug=category).team
     priority = values.get("priority") or ticket.priority or Priority.MEDIUM
+    team = values.get("team") or _route(category, priority)
     outcome = Outcome(
         source=Source.HUMAN,
         category=category,

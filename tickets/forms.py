@@ -35,7 +35,11 @@ class CorrectionForm(forms.Form):
     category = forms.ChoiceField(choices=active_category_choices)
     priority = forms.ChoiceField(choices=Priority.choices)
     sentiment = forms.ChoiceField(choices=Sentiment.choices)
-    team = forms.ChoiceField(choices=team_choices)
+    team = forms.ChoiceField(
+        choices=lambda: [("", "route by category"), *team_choices()],
+        required=False,
+        help_text="Leave on 'route by category' to send the ticket to the category's team.",
+    )
 
     @classmethod
     def for_ticket(cls, ticket: Ticket) -> CorrectionForm:

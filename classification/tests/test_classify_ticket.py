@@ -104,7 +104,21 @@ def test_correction_records_author_and_becomes_current():
     row = services.record_correction(ticket, agent, {"category": "billing", "priority": "high"})
     ticket.refresh_from_db()
     assert row.author == agent and row.source == "human" and row.confidence == 1.0
-    assert (ticket.category, ticket.priority, ticket.team) == ("billing", "high", "frontline")
+    assert (ticket.category, ticket.priority, ticket.team) == ("billing", "high", "billing")  # routed by category
+
+
+@pytest.mark.parametrize(
+    ("values", "team"),
+    [
+        ({"category": "account", "team": "product"}, "product"),
+        ({"category": "account", "priority": "critical"}, "escalation"),
+    ],
+)
+def test_correction_team_is_the_chosen_one_or_the_routing_rule(values, team):
+    ticket = TicketFactory.create(classified=True)
+    services.record_correction(ticket, UserFactory.create(), values)
+    ticket.refresh_from_db()
+    assert ticket.team == team
 
 
 def test_a_ticket_being_classified_is_not_claimed_again():
