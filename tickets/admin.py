@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tickets import services
-from tickets.models import Ticket
+from tickets.models import CURRENT_FIELDS, Ticket
 
 
 @admin.register(Ticket)
@@ -27,25 +27,7 @@ class TicketAdmin(admin.ModelAdmin):
     search_fields = ("subject", "external_id", "customer_email", "customer_name")
     date_hierarchy = "created"
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
-    readonly_fields = (
-        "status",
-        "status_changed",
-        "attempts",
-        "last_error",
-        "category",
-        "priority",
-        "sentiment",
-        "risk",
-        "team",
-        "confidence",
-        "classification_source",
-        "fallback_reason",
-        "summary",
-        "classified_at",
-        "due_at",
-        "created",
-        "updated",
-    )
+    readonly_fields = ("status_changed", *CURRENT_FIELDS, "created", "updated")
     actions = ("retry_failed", "reclassify")
 
     @admin.action(description="Retry selected failed tickets")

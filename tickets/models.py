@@ -53,6 +53,36 @@ SLA = {
 }
 
 
+# What a client sends for a ticket (API, dashboard form, bulk import).
+INPUT_FIELDS = (
+    "subject",
+    "body",
+    "channel",
+    "customer_email",
+    "customer_name",
+    "customer_id",
+    "declared_priority",
+    "external_id",
+)
+# The pipeline's state and the current classification, written only by our own code.
+CURRENT_FIELDS = (
+    "status",
+    "category",
+    "priority",
+    "sentiment",
+    "risk",
+    "team",
+    "confidence",
+    "classification_source",
+    "fallback_reason",
+    "summary",
+    "classified_at",
+    "due_at",
+    "attempts",
+    "last_error",
+)
+
+
 class Ticket(models.Model):
     subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, blank=True)
     body = models.TextField(max_length=BODY_MAX_LENGTH, blank=True)

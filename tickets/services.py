@@ -12,20 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from classification.tasks import publish_classification
-from tickets.models import Status, Ticket
+from tickets.models import INPUT_FIELDS, Status, Ticket
 
 logger = logging.getLogger(__name__)
-
-TICKET_INPUT_FIELDS = (
-    "subject",
-    "body",
-    "channel",
-    "customer_email",
-    "customer_name",
-    "customer_id",
-    "declared_priority",
-    "external_id",
-)
 
 
 def enqueue_classification(ticket_ids: Sequence[int], *, force: bool = False) -> None:
@@ -45,7 +34,7 @@ def _existing(channel: str, external_id: str) -> Ticket | None:
 def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
     """Save one ticket and enqueue its classification. Returns (ticket, created); a ticket re-sent
     with the same external id returns the existing one and creates nothing."""
-    values = {key: data[key] for key in TICKET_INPUT_FIELDS if key in data}
+    values = {key: data[key] for key in INPUT_FIELDS if key in data}
     existing = _existing(values.get("channel", "api"), values.get("external_id", ""))
     if existing is not None:
         return existing, False
@@ -93,7 +82,7 @@ def create_tickets_bulk(rows: Sequence[dict[str, Any]]) -> tuple[list[Ticket], l
     new_rows, duplicates = _split_duplicates(rows)
     now = timezone.now()
     tickets = [
-        Ticket(**{key: row[key] for key in TICKET_INPUT_FIELDS if key in row}, created=now, status_changed=now)
+        Ticket(**{key: row[key] for key in INPUT_FIELDS if key in row}, created=now, status_changed=now)
         for row in new_rows
     ]
     created = Ticket.objects.bulk_create(tickets, batch_size=500)

@@ -7,42 +7,16 @@ from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
 from classification.models import Category
-from tickets.models import Priority, Sentiment, Ticket
+from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Ticket
 
 # One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
 BULK_MAX_TICKETS = 1000
-
-_CURRENT_FIELDS = [
-    "status",
-    "category",
-    "priority",
-    "sentiment",
-    "risk",
-    "team",
-    "confidence",
-    "classification_source",
-    "fallback_reason",
-    "summary",
-    "classified_at",
-    "due_at",
-    "attempts",
-    "last_error",
-]
 
 
 class TicketCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
-        fields = [
-            "subject",
-            "body",
-            "channel",
-            "customer_email",
-            "customer_name",
-            "customer_id",
-            "declared_priority",
-            "external_id",
-        ]
+        fields = list(INPUT_FIELDS)
         # A re-sent external id is not an error: the service answers with the ticket already received.
         validators = []
 
@@ -59,14 +33,8 @@ class TicketSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = [
             "id",
-            "subject",
-            "channel",
-            "customer_email",
-            "customer_name",
-            "customer_id",
-            "declared_priority",
-            "external_id",
-            *_CURRENT_FIELDS,
+            *(name for name in INPUT_FIELDS if name != "body"),
+            *CURRENT_FIELDS,
             "created",
             "updated",
             "status_url",
