@@ -11,8 +11,8 @@ from rest_framework.serializers import BaseSerializer
 from classification import services as classification_services
 from classification.models import Classification
 from supportintel.errors import Conflict
-from supportintel.permissions import ChangePermissions
-from tickets import services
+from supportintel.permissions import CanViewTickets, ChangePermissions
+from tickets import services, stats
 from tickets.api.serializers import (
     BulkTicketSerializer,
     CorrectionSerializer,
@@ -115,3 +115,14 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         serializer.is_valid(raise_exception=True)
         classification_services.record_correction(ticket, request.user, serializer.validated_data)
         return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)
+
+
+class StatsViewSet(viewsets.ViewSet):
+    """The dashboard's numbers: tickets by status, queue depth, the last 24 hours' LLM/keyword share,
+    average confidence and high-risk count."""
+
+    permission_classes = [CanViewTickets]
+
+    @extend_schema(responses={200: OpenApiResponse(description="The overview figures.")})
+    def list(self, request: Request) -> Response:
+        return Response(stats.overview())
