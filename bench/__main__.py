@@ -37,9 +37,7 @@ def _keyword_throughput() -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     migration = __import__("classification.migrations.0002_default_taxonomy", fromlist=["DEFAULT_CATEGORIES"])
-    default = rules.rules_from_taxonomy(
-        [{**c, "keywords": migration._dedupe(c["keywords"])} for c in migration.DEFAULT_CATEGORIES]
-    )
+    default = rules.rules_from_taxonomy(migration.DEFAULT_CATEGORIES)
     tuned = rules.rules_from_taxonomy(rules.load_taxonomy_file(ROOT / "docs" / "banking77-tuned-taxonomy.json"))
     rows = read_labeled_csv(DATA, text_columns=["text"], label_column="proposed_category", where=[("split", "test")])
 

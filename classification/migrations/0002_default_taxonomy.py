@@ -23,19 +23,14 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
         "description": "Something in the product or service does not work: outages, errors, crashes, slowness, "
         "connection, sync, integration or app problems, a feature or device that fails to work.",
         "keywords": _kw(
-            "not working",
-            "doesn't work",
             "does not work",
             "isn't working",
-            "stopped working",
             "won't work",
-            "outage",
             "down",
             "is down",
             "error",
             "error message",
             "error code",
-            "crash",
             "freezes",
             "frozen",
             "timeout",
@@ -75,9 +70,8 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "swallowed",
             "stuck",
             "won't let me",
-            weight=1.0,
         )
-        + _kw("outage", "crash", "not working", "doesn't work", "stopped working", weight=1.0),
+        + _kw("not working", "doesn't work", "stopped working", "outage", "crash", weight=2.0),
         "reply_template": "Hi {customer_name},\n\nThanks for reporting this, and sorry for the trouble. "
         "Our {team} team is looking into {error_code} now. If you can, reply with the time it happened, "
         "your browser or app version and a screenshot; that helps us reproduce it quickly.\n\nBest regards,\nSupport",
@@ -91,17 +85,12 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
         "keywords": _kw(
             "bill",
             "billing",
-            "invoice",
             "receipt",
             "charge",
-            "charged",
             "overcharged",
-            "charged twice",
             "double charged",
-            "payment",
             "pay",
             "paid",
-            "refund",
             "reimbursement",
             "money",
             "price",
@@ -154,7 +143,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "payout",
             "billed",
         )
-        + _kw("refund", "charged", "invoice", "payment", "charged twice", weight=1.0)
+        + _kw("invoice", "charged", "charged twice", "payment", "refund", weight=2.0)
         + _kw("card", weight=0.5),
         "reply_template": "Hi {customer_name},\n\nThanks for getting in touch about {amount}. Our {team} team "
         "is checking the payment records for {order_id} and will confirm the next step, including any refund "
@@ -168,20 +157,16 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
         "compromised accounts, verification, personal details, closing or reopening an account, "
         "lost or stolen cards and devices tied to the account.",
         "keywords": _kw(
-            "login",
-            "log in",
             "logging in",
             "sign in",
             "signin",
             "sign up",
-            "password",
             "reset password",
             "forgot password",
             "forgot my password",
             "username",
             "account",
             "my account",
-            "locked out",
             "locked",
             "two-factor",
             "2fa",
@@ -189,9 +174,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "one-time code",
             "otp",
             "authenticator",
-            "verify",
             "verification",
-            "identity",
             "id",
             "passport",
             "profile",
@@ -206,11 +189,9 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "deactivate",
             "reactivate",
             "suspended",
-            "hacked",
             "compromised",
             "unauthorized access",
             "someone accessed",
-            "pin",
             "passcode",
             "security code",
             "lost my phone",
@@ -233,7 +214,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "sso",
             "access",
         )
-        + _kw("password", "log in", "login", "locked out", "verify", "identity", "pin", "hacked", weight=1.0),
+        + _kw("login", "log in", "password", "locked out", "verify", "identity", "hacked", "pin", weight=2.0),
         "reply_template": "Hi {customer_name},\n\nThanks for reaching out. For your security our {team} team "
         "will verify the account linked to {email} before making any change; you'll get a message from us "
         "shortly. If you think someone else has access, reset your password now.\n\nBest regards,\nSupport",
@@ -244,13 +225,9 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
         "team": "product",
         "description": "A suggestion or request for something the product does not do yet.",
         "keywords": _kw(
-            "feature request",
             "feature",
-            "would be nice",
             "would love",
             "it would be great",
-            "could you add",
-            "please add",
             "add support",
             "suggestion",
             "suggest",
@@ -267,7 +244,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "improvement",
             "idea",
         )
-        + _kw("feature request", "would be nice", "could you add", "please add", weight=1.5),
+        + _kw("feature request", "would be nice", "could you add", "please add", weight=2.5),
         "reply_template": "Hi {customer_name},\n\nThank you for the suggestion! We've shared it with our "
         "{team} team, who review requests like this when planning the roadmap.\n\nBest regards,\nSupport",
     },
@@ -278,9 +255,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
         "description": "The product behaves wrongly in a reproducible way: wrong results or display, data "
         "not saved, a regression after an update.",
         "keywords": _kw(
-            "bug",
             "bug report",
-            "steps to reproduce",
             "reproduce",
             "unexpected",
             "wrong result",
@@ -288,7 +263,6 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "shows wrong",
             "displays wrong",
             "typo",
-            "regression",
             "since the update",
             "after the update",
             "after updating",
@@ -305,7 +279,7 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
             "inconsistent",
             "glitchy",
         )
-        + _kw("bug", "steps to reproduce", "regression", weight=1.5),
+        + _kw("bug", "steps to reproduce", "regression", weight=2.5),
         "reply_template": "Hi {customer_name},\n\nThanks for the detailed report. Our {team} team has logged "
         "it and is working to reproduce {error_code}. We'll update you as soon as a fix is scheduled.\n\n"
         "Best regards,\nSupport",
@@ -363,14 +337,6 @@ DEFAULT_CATEGORIES: list[dict[str, Any]] = [
 ]
 
 
-def _dedupe(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # A term listed twice above is a strong term: weights add up into one entry.
-    merged: dict[str, float] = {}
-    for entry in entries:
-        merged[entry["term"]] = merged.get(entry["term"], 0.0) + entry["weight"]
-    return [{"term": term, "weight": weight} for term, weight in merged.items()]
-
-
 def install_defaults(apps: Any, schema_editor: Any) -> None:
     Category = apps.get_model("classification", "Category")
     for position, spec in enumerate(DEFAULT_CATEGORIES):
@@ -380,7 +346,7 @@ def install_defaults(apps: Any, schema_editor: Any) -> None:
                 "name": spec["name"],
                 "team": spec["team"],
                 "description": spec["description"],
-                "keywords": _dedupe(spec["keywords"]),
+                "keywords": spec["keywords"],
                 "reply_template": spec["reply_template"],
                 "position": position,
                 "active": True,
