@@ -397,6 +397,7 @@ _AMOUNT = re.compile(
     r"\b(?:USD|EUR|GBP|CAD|AUD)\s?\d[\d,]*(?:\.\d{1,2})?)",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
 _CURRENCY_HINT = re.compile(r"[$€£¥]|usd|eur|gbp|cad|aud|dollar|euro|pound", re.IGNORECASE)
 
 
@@ -433,13 +434,15 @@ def extract_entities(text: str) -> dict[str, list[str]]:
     if "order" in lowered or "#" in text or "ord" in lowered:
         found = (a or b for a, b in _ORDER.findall(text))
         entities["order_ids"] = _unique(v for v in found if any(c.isdigit() for c in v))
-    entities["error_codes"] = _unique(
-        m.group(1) or m.group(0) for m in _ERROR_CODE.finditer(text) if _looks_like_code(m.group(0))
-    )
-    if _CURRENCY_HINT.search(text):
+    has_digit = _DIGIT.search(text) is not None
+    if has_digit or "_" in text:
+        entities["error_codes"] = _unique(
+            m.group(1) or m.group(0) for m in _ERROR_CODE.finditer(text) if _looks_like_code(m.group(0))
+        )
+    if has_digit and _CURRENCY_HINT.search(text):
         entities["amounts"] = _unique(_AMOUNT.findall(text))
-    phones = (p for p in PHONE_RE.findall(text) if sum(c.isdigit() for c in p) >= 8)
-    entities["phones"] = _unique(phones)
+    if has_digit:
+        entities["phones"] = _unique(p for p in PHONE_RE.findall(text) if sum(c.isdigit() for c in p) >= 8)
     return entities
 
 
@@ -521,12 +524,19 @@ def compile_rules(
     matcher = _Matcher()
     _add_builtin_cues(matcher)
     skipped: list[tuple[str, str, str]] = []
+    # One payload per term with the weight it carries for each category, so a matched term costs one
+    # lookup however many categories use it. A term listed twice in one category counts once.
+    weights: dict[str, tuple[ParsedTerm, dict[int, float]]] = {}
     for index, spec in enumerate(categories):
         for term, weight in spec.terms:
             try:
-                matcher.add(parse_term(term), ("cat", index, float(weight), term.strip()))
+                parsed = parse_term(term)
             except KeywordError as exc:
                 skipped.append((spec.slug, term, str(exc)))
+                continue
+            weights.setdefault(parsed.text, (parsed, {}))[1].setdefault(index, float(weight))
+    for text, (parsed, per_category) in weights.items():
+        matcher.add(parsed, ("cat", per_category, 0.0, text))
     slugs = tuple(spec.slug for spec in categories)
     return RuleSet(
         slugs=slugs,
@@ -561,7 +571,8 @@ SUBJECT_BOOST = 1.5
 @dataclass
 class _Tally:
     scores: list[float]
-    matched: list[set[str]]
+    # Matched category terms with their weight per category index, each term once.
+    hits: dict[str, dict[int, float]]
     priority_cues: dict[str, list[str]] = field(default_factory=dict)
     sentiment: float = 0.0
     sentiment_cues: list[str] = field(default_factory=list)
@@ -569,13 +580,15 @@ class _Tally:
 
 
 def _tally(rules: RuleSet, stems: list[str], text: str, subject_tokens: int) -> _Tally:
-    size = len(rules.slugs)
-    tally = _Tally(scores=[0.0] * size, matched=[set() for _ in range(size)])
+    tally = _Tally(scores=[0.0] * len(rules.slugs), hits={})
+    scores, hits = tally.scores, tally.hits
     for position, (kind, key, weight, term) in rules.matcher.scan(stems, text):
         if kind == "cat":
-            if term not in tally.matched[key]:
-                tally.matched[key].add(term)
-                tally.scores[key] += weight * (SUBJECT_BOOST if 0 <= position < subject_tokens else 1.0)
+            if term not in hits:
+                hits[term] = key
+                boost = SUBJECT_BOOST if 0 <= position < subject_tokens else 1.0
+                for index, term_weight in key.items():
+                    scores[index] += term_weight * boost
         elif kind == "prio":
             tally.priority_cues.setdefault(key, []).append(term)
         elif kind == "sent":
@@ -676,7 +689,7 @@ def classify(
     sentiment_score = _sentiment_score(tally, combined)
     team = rules.escalation_team if priority == "critical" else rules.teams[index]
     entities = extract_entities(combined)
-    matched = sorted(tally.matched[index])
+    matched = sorted(term for term, per_category in tally.hits.items() if index in per_category)
     explanation: dict[str, Any] = {
         "scores": {slug: round(score, 3) for slug, score in zip(rules.slugs, tally.scores, strict=True) if score},
         "priority_cues": tally.priority_cues,

@@ -140,19 +140,19 @@ def _candidates(rows: Sequence[LabeledTicket], slugs: Sequence[str]) -> list[str
                 key = (current, stems[i + 1])
                 seen.add(key)
                 surfaces[key][f"{tokens[i]} {tokens[i + 1]}"] += 1
-        for key in seen:
+        for key in sorted(seen):  # sorted: set order follows string hashing, which differs per process
             per_class[row.label][key] += 1
             totals[key] += 1
     chosen: dict[tuple[str, ...], None] = {}
     for slug in slugs:
         ranked = sorted(
             (key for key, count in per_class[slug].items() if count >= MIN_SUPPORT),
-            key=lambda key: (per_class[slug][key] / totals[key]) * per_class[slug][key] ** 0.5,
-            reverse=True,
+            key=lambda key: (-(per_class[slug][key] / totals[key]) * per_class[slug][key] ** 0.5, key),
         )
         for key in ranked[:CANDIDATES_PER_CATEGORY]:
             chosen[key] = None
-    return [surfaces[key].most_common(1)[0][0] for key in chosen]
+    # The most frequent spelling of each stem, alphabetical among equals.
+    return [min(surfaces[key].items(), key=lambda item: (-item[1], item[0]))[0] for key in chosen]
 
 
 def _predict(weights: list[dict[int, float]], features: dict[int, float], default: int) -> tuple[int, bool]:
@@ -217,10 +217,10 @@ def _apply_weights(
             if abs(value) >= MIN_ABS_WEIGHT:
                 new[terms[index]] = round(value, 2)
         slug = category["slug"]
-        suggestion.added[slug] = sorted(((t, w) for t, w in new.items() if t not in old), key=lambda x: -x[1])
+        suggestion.added[slug] = sorted(((t, w) for t, w in new.items() if t not in old), key=lambda x: (-x[1], x[0]))
         suggestion.changed[slug] = [(t, old[t], w) for t, w in new.items() if t in old and abs(old[t] - w) >= 0.05]
         suggestion.removed[slug] = [t for t in old if t not in new]
-        category["keywords"] = [{"term": t, "weight": w} for t, w in sorted(new.items(), key=lambda x: -x[1])]
+        category["keywords"] = [{"term": t, "weight": w} for t, w in sorted(new.items(), key=lambda x: (-x[1], x[0]))]
     return tuned
 
 
