@@ -29,14 +29,7 @@ run: $(VENV)/.base-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed --if-empty --count 60
 	@echo "Support Intel on http://$(HOST):$(PORT)/  (API: /api/v1/, admin: /admin/). Ctrl-C stops it."
-	@trap 'kill 0' INT TERM EXIT; \
-	if [ "$(LLM)" = "fake" ]; then \
-	  $(PY) manage.py fake_llm --port $(FAKE_LLM_PORT) & \
-	  export OPENAI_BASE_URL=http://127.0.0.1:$(FAKE_LLM_PORT)/v1 OPENAI_API_KEY=fake LLM_MODEL=fake-classifier; \
-	fi; \
-	$(VENV)/bin/celery -A supportintel worker -B -Q classification,default -c 2 \
-	  --without-gossip --without-mingle --without-heartbeat -l info & \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	$(PY) -m supportintel.run_local --host $(HOST) --port $(PORT) --llm "$(LLM)" --fake-llm-port $(FAKE_LLM_PORT)
 
 # Installs the development requirements and runs the whole suite. With DATABASE_URL and REDIS_URL
 # set it runs on PostgreSQL and Redis; otherwise on SQLite and the filesystem broker.

@@ -237,7 +237,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
-        "polling_interval": 0.5,
+        # Each worker process takes one message per poll (late acks, prefetch 1): poll often.
+        "polling_interval": 0.1,
     }
 else:
     # Without socket timeouts a publish to a hung Redis blocks the request for minutes.
