@@ -254,3 +254,37 @@ def test_session_auth_works_for_logged_in_agent(agent_client):
     response = agent_client.get(URL)
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_an_unexpected_error_is_a_500_with_the_envelope_and_request_id(agent, monkeypatch):
+    def broken(self, request, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("tickets.api.views.TicketViewSet.list", broken)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(agent)
+    response = client.get(URL, HTTP_X_REQUEST_ID="trace-42")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "code": "server_error",
+            "message": "Something went wrong on our side.",
+            "details": {},
+            "request_id": "trace-42",
+        }
+    }
+    assert response["X-Request-Id"] == "trace-42"
+
+
+def test_a_throttled_response_uses_the_envelope(api_client, agent, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "2/min"})
+    cache.delete(f"throttle_user_{agent.pk}")  # this user's history only (the cache may be the shared Redis)
+    codes = [api_client.get(URL).status_code for _ in range(2)]
+    response = api_client.get(URL)
+    cache.delete(f"throttle_user_{agent.pk}")
+    assert codes == [200, 200]
+    assert response.status_code == 429 and response.json()["error"]["code"] == "throttled"
+    assert "Retry-After" in response
