@@ -99,7 +99,7 @@ def test_a_failed_trial_opens_the_breaker_again(fake_llm, settings):
     assert status["state"] == "open" and status["next_trial_at"] > status["opened_at"]
 
 
-def test_only_one_trial_call_goes_out_when_callers_race_after_the_reset(fake_llm, settings):
+def _race_after_reset(fake_llm, settings) -> list[str]:
     settings.LLM_BREAKER_FAIL_MAX = 1
     settings.LLM_BREAKER_RESET_SECONDS = 0.3
     fake_llm.state.configure({"mode": "error500"})
@@ -123,8 +123,18 @@ def test_only_one_trial_call_goes_out_when_callers_race_after_the_reset(fake_llm
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["CircuitBreakerError"] * 3 + ["llm"]
+    return sorted(outcomes)
+
+
+def test_only_one_trial_call_goes_out_when_callers_race_after_the_reset(fake_llm, settings):
+    assert _race_after_reset(fake_llm, settings) == ["CircuitBreakerError"] * 3 + ["llm"]
     assert fake_llm.state.stats()["requests"] == 2  # the tripping failure and one trial
+
+
+def test_the_trial_token_is_shared_through_redis(fake_llm, settings, redis_breaker):
+    assert _race_after_reset(fake_llm, settings) == ["CircuitBreakerError"] * 3 + ["llm"]
+    assert fake_llm.state.stats()["requests"] == 2
+    assert services.breaker_status()["state"] == "closed" and services.breaker_status()["storage"] == "redis"
 
 
 def test_concurrent_llm_calls_in_one_process_do_not_queue_behind_each_other(fake_llm):
