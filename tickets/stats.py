@@ -10,7 +10,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Avg, Count, Q
-from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from tickets.models import Priority, Sentiment, Source, Status, Ticket
@@ -71,42 +70,50 @@ def recent_summary(hours: int = 24) -> dict[str, Any]:
     return figures
 
 
-def _grouped(field: str, since: datetime, order: list[str], css_prefix: str) -> list[Bar]:
-    counts = dict(
-        Ticket.objects.filter(created__gte=since, status=Status.CLASSIFIED).values_list(field).annotate(n=Count("id"))
+def _week_groups(since: datetime) -> list[tuple[str, str, str, int]]:
+    """(category, priority, sentiment, count) over the window: one scan serves three charts."""
+    return list(
+        Ticket.objects.filter(created__gte=since, status=Status.CLASSIFIED)
+        .values_list("category", "priority", "sentiment")
+        .annotate(n=Count("*"))  # COUNT(*), not COUNT(id): PostgreSQL can then answer from the covering index
+        .order_by()
     )
+
+
+def _bars(groups: list[tuple[str, str, str, int]], column: int, order: list[str], css_prefix: str) -> list[Bar]:
+    counts: dict[str, int] = {}
+    for row in groups:
+        counts[row[column]] = counts.get(row[column], 0) + row[3]
     labels = order + sorted(label for label in counts if label not in order and label)
     return [Bar(label or "—", counts.get(label, 0), f"{css_prefix}{label}") for label in labels]
 
 
-def _volume(trunc: type[TruncHour] | type[TruncDay], step: timedelta, buckets: int, fmt: str) -> list[Bar]:
-    now = timezone.now()
-    start = now - step * (buckets - 1)
-    start = start.replace(minute=0, second=0, microsecond=0)
+def _volume(step: timedelta, buckets: int, fmt: str) -> list[Bar]:
+    """Tickets received per bucket, oldest first: conditional counts in one query over the indexed
+    `created` range (no per-row date function, which SQLite would run in Python)."""
+    now = timezone.localtime()
     if step >= timedelta(days=1):
-        start = start.replace(hour=0)
-    rows = (
-        Ticket.objects.filter(created__gte=start)
-        .annotate(bucket=trunc("created"))
-        .values_list("bucket")
-        .annotate(n=Count("id"))
+        last = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        last = now.replace(minute=0, second=0, microsecond=0)
+    starts = [last - step * (buckets - 1 - index) for index in range(buckets)]
+    counts = Ticket.objects.filter(created__gte=starts[0]).aggregate(
+        **{
+            f"b{i}": Count("id", filter=Q(created__gte=start, created__lt=start + step))
+            for i, start in enumerate(starts)
+        }
     )
-    counts = {timezone.localtime(bucket).strftime(fmt) if bucket else "": n for bucket, n in rows}
-    bars = []
-    for index in range(buckets):
-        label = timezone.localtime(start + step * index).strftime(fmt)
-        bars.append(Bar(label, counts.get(label, 0)))
-    return bars
+    return [Bar(start.strftime(fmt), counts[f"b{i}"]) for i, start in enumerate(starts)]
 
 
 def charts(category_order: list[str]) -> dict[str, list[Bar]]:
-    week = _since(24 * 7)
+    groups = _week_groups(_since(24 * 7))
     return {
-        "categories": _grouped("category", week, category_order, "cat-"),
-        "priorities": _grouped("priority", week, [p.value for p in Priority], "prio-"),
-        "sentiments": _grouped("sentiment", week, [s.value for s in Sentiment], "sent-"),
-        "per_hour": _volume(TruncHour, timedelta(hours=1), 24, "%H:00"),
-        "per_day": _volume(TruncDay, timedelta(days=1), 7, "%a %d"),
+        "categories": _bars(groups, 0, category_order, "cat-"),
+        "priorities": _bars(groups, 1, [p.value for p in Priority], "prio-"),
+        "sentiments": _bars(groups, 2, [s.value for s in Sentiment], "sent-"),
+        "per_hour": _volume(timedelta(hours=1), 24, "%H:00"),
+        "per_day": _volume(timedelta(days=1), 7, "%a %d"),
     }
 
 

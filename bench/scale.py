@@ -1,0 +1,195 @@
+"""Dashboard and API latency at a million tickets: `make bench-scale`.
+
+Runs on its own SQLite file (`SQLITE_PATH`, set by the Makefile target) or on a dedicated PostgreSQL
+database (`BENCH_DB`), never on the product's own database. The rows are inserted once (raw
+executemany, a few minutes) and reused by later runs. Each page is requested REPEATS times through
+Django's test client; the median is reported, and the results go to bench/results/scale-<database>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+ROWS = int(os.environ.get("BENCH_SCALE_ROWS", "1000000"))
+REPEATS = 7
+# Rows inserted per executemany call: big enough to be fast, small enough to keep memory flat.
+CHUNK = 50_000
+
+PAGES = [
+    ("overview", "/"),
+    ("stats fragment", "/stats/"),
+    ("charts fragment", "/charts/"),
+    ("ticket list", "/tickets/"),
+    ("list, category filter", "/tickets/?category=billing"),
+    ("list, two filters + risk sort", "/tickets/?priority=high&sentiment=negative&sort=risk"),
+    ("list, page 50", "/tickets/?page=50"),
+    ("list, full-text search", "/tickets/?search=refund"),
+    ("needs review", "/review/"),
+    ("failed", "/failed/"),
+    ("API list", "/api/v1/tickets/"),
+    ("API list, filtered", "/api/v1/tickets/?category=account&min_risk=0.5"),
+    ("API stats", "/api/v1/stats/"),
+]
+
+_CATEGORIES = [
+    ("technical", "tech-support"),
+    ("billing", "billing"),
+    ("account", "accounts"),
+    ("feature_request", "product"),
+    ("bug_report", "engineering"),
+    ("general", "frontline"),
+]
+_SUBJECTS = [
+    "Refund for order",
+    "Cannot log in",
+    "App crashes on start",
+    "Invoice is wrong",
+    "Feature request",
+    "Question about delivery",
+    "Sync stopped working",
+    "Charged twice",
+]
+
+
+def _rows(count: int, start: int, rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
+    rows = []
+    for index in range(start, start + count):
+        category, team = rng.choice(_CATEGORIES)
+        created = now - timedelta(seconds=rng.randint(0, 90 * 24 * 3600))
+        status = "failed" if index % 5000 == 0 else "queued" if index % 2000 == 1 else "classified"
+        classified = status == "classified"
+        source = rng.choice(["llm", "llm", "llm", "keyword", "human"]) if classified else ""
+        rows.append(
+            (
+                f"{rng.choice(_SUBJECTS)} #{index}",
+                f"Ticket body {index}: please help with my request.",
+                "api",
+                "",
+                "",
+                "",
+                "",
+                "",
+                status,
+                created,
+                1,
+                "boom" if status == "failed" else "",
+                category if classified else "",
+                rng.choice(["critical", "high", "medium", "low"]) if classified else "",
+                rng.choice(["negative", "neutral", "positive"]) if classified else "",
+                round(rng.random(), 3) if classified else None,
+                team if classified else "",
+                round(rng.random(), 3) if classified else None,
+                source,
+                "breaker_open" if source == "keyword" else "",
+                "",
+                created if classified else None,
+                created + timedelta(hours=24) if classified else None,
+                created,
+                created,
+            )
+        )
+    return rows
+
+
+def _fill(count: int) -> None:
+    from django.db import connection, transaction
+
+    from tickets.models import Ticket
+
+    have = Ticket.objects.count()
+    if have >= count:
+        print(f"{have} tickets already there")
+        return
+    columns = [
+        "subject",
+        "body",
+        "channel",
+        "customer_email",
+        "customer_name",
+        "customer_id",
+        "declared_priority",
+        "external_id",
+        "status",
+        "status_changed",
+        "attempts",
+        "last_error",
+        "category",
+        "priority",
+        "sentiment",
+        "risk",
+        "team",
+        "confidence",
+        "classification_source",
+        "fallback_reason",
+        "summary",
+        "classified_at",
+        "due_at",
+        "created",
+        "updated",
+    ]
+    sql = f"INSERT INTO tickets_ticket ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(have, count, CHUNK):
+            cursor.executemany(sql, _rows(min(CHUNK, count - start), start, rng, now))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "VACUUM ANALYZE tickets_ticket")
+    print(f"inserted {count - have} tickets in {time.perf_counter() - started:.0f}s")
+
+
+def _measure(client: Any, url: str) -> dict[str, Any]:
+    samples = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    return {"median_ms": round(statistics.median(samples), 1), "max_ms": round(max(samples), 1)}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportintel.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    _fill(ROWS)
+    user, _ = get_user_model().objects.get_or_create(username="bench-scale", defaults={"is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    figures = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "database": connection.vendor,
+        "tickets": ROWS,
+        "repeats": REPEATS,
+        "pages": {name: _measure(client, url) | {"url": url} for name, url in PAGES},
+    }
+    results = RESULTS_DIR / f"scale-{connection.vendor}.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(figures, indent=2) + "\n")
+    width = max(len(name) for name, _ in PAGES)
+    for name, result in figures["pages"].items():
+        print(f"{name:<{width}}  median {result['median_ms']:>8.1f} ms   max {result['max_ms']:>8.1f} ms")
+    print(f"written to {results.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
