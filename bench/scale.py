@@ -60,7 +60,7 @@ _SUBJECTS = [
 ]
 
 
-def _rows(count: int, start: int, rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
+def _rows(count: int, start: int, rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     rows = []
     for index in range(start, start + count):
         category, team = rng.choice(_CATEGORIES)
@@ -68,35 +68,45 @@ def _rows(count: int, start: int, rng: random.Random, now: datetime) -> list[tup
         status = "failed" if index % 5000 == 0 else "queued" if index % 2000 == 1 else "classified"
         classified = status == "classified"
         source = rng.choice(["llm", "llm", "llm", "keyword", "human"]) if classified else ""
-        rows.append(
-            (
-                f"{rng.choice(_SUBJECTS)} #{index}",
-                f"Ticket body {index}: please help with my request.",
-                "api",
-                "",
-                "",
-                "",
-                "",
-                "",
-                status,
-                created,
-                1,
-                "boom" if status == "failed" else "",
-                category if classified else "",
-                rng.choice(["critical", "high", "medium", "low"]) if classified else "",
-                rng.choice(["negative", "neutral", "positive"]) if classified else "",
-                round(rng.random(), 3) if classified else None,
-                team if classified else "",
-                round(rng.random(), 3) if classified else None,
-                source,
-                "breaker_open" if source == "keyword" else "",
-                "",
-                created if classified else None,
-                created + timedelta(hours=24) if classified else None,
-                created,
-                created,
+        row = {
+            "subject": f"{rng.choice(_SUBJECTS)} #{index}",
+            "body": f"Ticket body {index}: please help with my request.",
+            "channel": "api",
+            "customer_email": "",
+            "customer_name": "",
+            "customer_id": "",
+            "declared_priority": "",
+            "external_id": "",
+            "status": status,
+            "status_changed": created,
+            "attempts": 1,
+            "last_error": "boom" if status == "failed" else "",
+            "category": "",
+            "priority": "",
+            "sentiment": "",
+            "risk": None,
+            "team": "",
+            "confidence": None,
+            "classification_source": source,
+            "fallback_reason": "breaker_open" if source == "keyword" else "",
+            "summary": "",
+            "classified_at": None,
+            "due_at": None,
+            "created": created,
+            "updated": created,
+        }
+        if classified:
+            row.update(
+                category=category,
+                team=team,
+                priority=rng.choice(["critical", "high", "medium", "low"]),
+                sentiment=rng.choice(["negative", "neutral", "positive"]),
+                risk=round(rng.random(), 3),
+                confidence=round(rng.random(), 3),
+                classified_at=created,
+                due_at=created + timedelta(hours=24),
             )
-        )
+        rows.append(row)
     return rows
 
 
@@ -109,40 +119,15 @@ def _fill(count: int) -> None:
     if have >= count:
         print(f"{have} tickets already there")
         return
-    columns = [
-        "subject",
-        "body",
-        "channel",
-        "customer_email",
-        "customer_name",
-        "customer_id",
-        "declared_priority",
-        "external_id",
-        "status",
-        "status_changed",
-        "attempts",
-        "last_error",
-        "category",
-        "priority",
-        "sentiment",
-        "risk",
-        "team",
-        "confidence",
-        "classification_source",
-        "fallback_reason",
-        "summary",
-        "classified_at",
-        "due_at",
-        "created",
-        "updated",
-    ]
+    columns = [field.column for field in Ticket._meta.concrete_fields if not field.primary_key]
     sql = f"INSERT INTO tickets_ticket ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     rng = random.Random(1)
     now = datetime.now(UTC)
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(have, count, CHUNK):
-            cursor.executemany(sql, _rows(min(CHUNK, count - start), start, rng, now))
+            rows = _rows(min(CHUNK, count - start), start, rng, now)
+            cursor.executemany(sql, [tuple(row[column] for column in columns) for row in rows])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "VACUUM ANALYZE tickets_ticket")
     print(f"inserted {count - have} tickets in {time.perf_counter() - started:.0f}s")
