@@ -4,6 +4,7 @@ started together and stopped together (Ctrl-C or SIGTERM)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,16 +50,21 @@ def _commands(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, str]
     return commands, env
 
 
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already exited
+        os.killpg(process.pid, signum)
+
+
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """TERM each child's process group (the worker's pool and beat included), wait, then KILL what is
+    left, so nothing outlives the launcher."""
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _signal_group(process, signal.SIGKILL)  # stragglers of this group, e.g. pool processes
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -73,8 +79,11 @@ def main() -> int:
     parser.add_argument("--fake-llm-port", type=int, default=8100)
     args = parser.parse_args()
     commands, env = _commands(args)
-    processes = [subprocess.Popen(command, env=env) for command in commands]
+    # Each child leads its own process group: Ctrl-C reaches only this launcher, which then stops each
+    # group as a whole (a worker's pool processes included) instead of signals racing each other.
+    processes = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)

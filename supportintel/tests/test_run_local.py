@@ -21,12 +21,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _processes_with(marker: str) -> list[int]:
+    """Processes whose environment carries the marker (our unique DATA_DIR): the launcher and its children."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = open(f"/proc/{entry}/environ", "rb").read()  # noqa: SIM115
+        except OSError:
+            continue
+        if marker.encode() in environ.split(b"\0"):
+            found.append(int(entry))
+    return found
 
 
 def _healthy(url: str) -> bool:
@@ -40,6 +47,7 @@ def _healthy(url: str) -> bool:
 def test_ctrl_c_stops_the_web_server_and_the_worker(tmp_path):
     port = _free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DEBUG": "1"}
+    marker = f"DATA_DIR={tmp_path}"
     process = subprocess.Popen(
         [sys.executable, "-m", "supportintel.run_local", "--port", str(port)],
         cwd=ROOT,
@@ -52,9 +60,11 @@ def test_ctrl_c_stops_the_web_server_and_the_worker(tmp_path):
     try:
         wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout=60)
         time.sleep(1)  # let the worker finish starting
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends
+        assert len(_processes_with(marker)) >= 4  # launcher, web server, worker and its pool
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground job
         assert process.wait(timeout=40) == 0
-        wait_for(lambda: not _group_alive(process.pid), timeout=20)
+        assert _processes_with(marker) == []  # nothing outlives the launcher
+        assert not _healthy(f"http://127.0.0.1:{port}/healthz")
     finally:
-        if _group_alive(process.pid):
-            os.killpg(process.pid, signal.SIGKILL)
+        for pid in _processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
