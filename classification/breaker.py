@@ -273,8 +273,3 @@ def install_storage(store: SharedStorage) -> None:
     with _process_lock:
         _process.update(pid=os.getpid(), storage=store)
     _threads.breaker = None
-
-
-def reset() -> None:
-    storage().clear()
-    _threads.breaker = None

@@ -8,6 +8,7 @@ fallback reason it stands for.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -116,41 +117,27 @@ def build_schema(categories: list[CategoryChoice], teams: list[str]) -> dict[str
     """The response schema: the category enum is the active taxonomy. Kept to the subset every
     structured-output server supports (all required, no numeric bounds); bounds are checked here."""
     string_list = {"type": "array", "items": {"type": "string"}}
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "category": {"type": "string", "enum": [c.slug for c in categories]},
-            "priority": {"type": "string", "enum": PRIORITIES},
-            "sentiment": {"type": "string", "enum": SENTIMENTS},
-            "risk": {"type": "number"},
-            "summary": {"type": "string"},
-            "suggested_reply": {"type": "string"},
-            "team": {"type": "string", "enum": teams},
-            "entities": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {key: string_list for key in ENTITY_KEYS},
-                "required": ENTITY_KEYS,
-            },
-            "confidence": {"type": "number"},
+    properties: dict[str, Any] = {
+        "category": {"type": "string", "enum": [c.slug for c in categories]},
+        "priority": {"type": "string", "enum": PRIORITIES},
+        "sentiment": {"type": "string", "enum": SENTIMENTS},
+        "risk": {"type": "number"},
+        "summary": {"type": "string"},
+        "suggested_reply": {"type": "string"},
+        "team": {"type": "string", "enum": teams},
+        "entities": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {key: string_list for key in ENTITY_KEYS},
+            "required": ENTITY_KEYS,
         },
-        "required": [
-            "category",
-            "priority",
-            "sentiment",
-            "risk",
-            "summary",
-            "suggested_reply",
-            "team",
-            "entities",
-            "confidence",
-        ],
+        "confidence": {"type": "number"},
     }
+    return {"type": "object", "additionalProperties": False, "properties": properties, "required": list(properties)}
 
 
 def _validation_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    strict = json.loads(json.dumps(schema))
+    strict = copy.deepcopy(schema)
     for name in ("risk", "confidence"):
         strict["properties"][name].update(minimum=0, maximum=1)
     return strict

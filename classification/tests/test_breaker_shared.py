@@ -68,11 +68,14 @@ def test_two_processes_share_one_breaker_state_through_redis(fake_llm, redis_bre
     assert breaker.status()["state"] == "open"  # and so does this process
 
 
-def test_building_the_breaker_never_connects(settings):
-    # pybreaker's own Redis storage connects in its constructor; ours waits for the first call.
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    breaker.install_storage(breaker.SharedStorage(breaker.redis_client(settings.REDIS_URL)))
-    assert breaker.storage().name == "redis"
+def test_with_redis_down_the_breaker_builds_and_answers_from_local_state():
+    # pybreaker's own Redis storage connects (and raises) in its constructor; ours must not, and its
+    # first use must fall back instead of failing.
+    store = breaker.SharedStorage(breaker.redis_client("redis://127.0.0.1:1/0"))
+    breaker.install_storage(store)
+    status = breaker.status()
+    assert status["state"] == "closed" and status["fail_counter"] == 0
+    assert status["storage"] == "memory (Redis unreachable)"
 
 
 @pytest.mark.django_db

@@ -27,6 +27,10 @@ def labeled_csv(tmp_path: Path) -> Path:
     return path
 
 
+# Both text columns, the label column and the test rows of CSV above.
+TEST_ROWS = ("--text-column", "subject", "--text-column", "body", "--label-column", "label", "--where", "split=test")
+
+
 def _evaluate(*args: str) -> str:
     out = StringIO()
     call_command("evaluate", *args, stdout=out)
@@ -37,14 +41,7 @@ def test_json_report_has_the_known_figures(labeled_csv):
     report = json.loads(
         _evaluate(
             str(labeled_csv),
-            "--text-column",
-            "subject",
-            "--text-column",
-            "body",
-            "--label-column",
-            "label",
-            "--where",
-            "split=test",
+            *TEST_ROWS,
             "--json",
         )
     )
@@ -121,14 +118,7 @@ def test_llm_and_both_report_side_by_side_through_the_fake_llm(labeled_csv, fake
     reports = json.loads(
         _evaluate(
             str(labeled_csv),
-            "--text-column",
-            "subject",
-            "--text-column",
-            "body",
-            "--label-column",
-            "label",
-            "--where",
-            "split=test",
+            *TEST_ROWS,
             "--classifier",
             "both",
             "--json",

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from classification.models import Classification
+from classification.tests.factories import ClassificationFactory
 from tickets.models import Status, Ticket
 from tickets.tests.factories import TicketFactory
 
@@ -170,25 +170,9 @@ def test_list_query_count_does_not_grow_with_rows(api_client, django_assert_max_
 
 def test_detail_shows_ticket_with_history_newest_first(api_client):
     ticket = TicketFactory.create(classified=True, body="Full body text")
-    older = Classification.objects.create(
-        ticket=ticket,
-        source="keyword",
-        category="general",
-        priority="low",
-        sentiment="neutral",
-        risk=0.1,
-        team="frontline",
-        confidence=0.3,
-    )
-    newer = Classification.objects.create(
-        ticket=ticket,
-        source="human",
-        category="billing",
-        priority="high",
-        sentiment="neutral",
-        risk=0.1,
-        team="billing",
-        confidence=1.0,
+    older = ClassificationFactory.create(ticket=ticket, priority="low", risk=0.1, confidence=0.3)
+    newer = ClassificationFactory.create(
+        ticket=ticket, source="human", category="billing", priority="high", risk=0.1, team="billing", confidence=1.0
     )
     response = api_client.get(f"{URL}{ticket.pk}/")
     assert response.status_code == 200

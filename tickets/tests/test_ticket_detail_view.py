@@ -4,6 +4,7 @@ import pytest
 
 from classification.models import Classification
 from classification.services import classify_ticket
+from classification.tests.factories import ClassificationFactory
 from tickets.models import Status, Ticket
 from tickets.tests.factories import TicketFactory, UserFactory
 
@@ -129,15 +130,6 @@ def test_detail_requires_login_and_permission_and_404s_unknown(client, outsider,
 
 def test_detail_query_count_is_bounded(agent_client, classified_ticket, django_assert_max_num_queries):
     for _ in range(5):
-        Classification.objects.create(
-            ticket=classified_ticket,
-            source="keyword",
-            category="general",
-            priority="low",
-            sentiment="neutral",
-            risk=0.1,
-            team="frontline",
-            confidence=0.3,
-        )
+        ClassificationFactory.create(ticket=classified_ticket, priority="low", risk=0.1, confidence=0.3)
     with django_assert_max_num_queries(10):
         agent_client.get(f"/tickets/{classified_ticket.pk}/")

@@ -26,9 +26,11 @@ def agent_required(
     return decorate
 
 
-def _get_ticket_for_user(request: AuthenticatedHttpRequest, pk: int) -> Ticket:
+def _get_ticket_for_user(
+    request: AuthenticatedHttpRequest, pk: int, queryset: QuerySet[Ticket] | None = None
+) -> Ticket:
     # Every agent sees every ticket; the view's permission decorator is the boundary.
-    return get_object_or_404(Ticket, pk=pk)
+    return get_object_or_404(queryset if queryset is not None else Ticket.objects.all(), pk=pk)
 
 
 def wants_partial(request: AuthenticatedHttpRequest) -> bool:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
@@ -20,16 +20,14 @@ from tickets.views.common import _get_ticket_for_user, agent_required
 HISTORY_SHOWN = 50
 
 
-def _ticket_with_history(pk: int) -> Ticket:
+def _ticket_with_history(request: AuthenticatedHttpRequest, pk: int) -> Ticket:
     history = Classification.objects.select_related("author").order_by("-created", "-id")[:HISTORY_SHOWN]
     queryset = Ticket.objects.prefetch_related(Prefetch("classifications", queryset=history, to_attr="history"))
-    return get_object_or_404(queryset, pk=pk)
+    return _get_ticket_for_user(request, pk, queryset)
 
 
 def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) -> dict[str, Any]:
-    history = getattr(ticket, "history", None)
-    if history is None:
-        history = list(ticket.classifications.select_related("author").order_by("-created", "-id")[:HISTORY_SHOWN])
+    history = ticket.history
     current = history[0] if history else None
     latest_automatic = next((row for row in history if row.source != "human"), None)
     entities = latest_automatic.entities if latest_automatic else {}
@@ -47,14 +45,14 @@ def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) 
 @require_GET
 @agent_required()
 def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    return render(request, "tickets/detail.html", _classification_context(_ticket_with_history(pk)))
+    return render(request, "tickets/detail.html", _classification_context(_ticket_with_history(request, pk)))
 
 
 @require_GET
 @agent_required()
 def classification_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The classification block, polled while the ticket is queued or processing."""
-    context = _classification_context(_ticket_with_history(pk))
+    context = _classification_context(_ticket_with_history(request, pk))
     response = render(request, "tickets/partials/classification.html", context)
     if not context["pending"]:
         response.status_code = HTMX_STOP_POLLING
@@ -64,7 +62,7 @@ def classification_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpR
 @require_POST
 @agent_required("tickets.change_ticket")
 def correct(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    ticket = _get_ticket_for_user(request, pk)
+    ticket = _ticket_with_history(request, pk)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         context = _classification_context(ticket, form)
@@ -78,7 +76,7 @@ def correct(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         # Confirmed or corrected from the review list: the row leaves the list.
         return trigger_client_event(HttpResponse(""), "ticketReviewed", {"id": ticket.pk})
     response = render(
-        request, "tickets/partials/classification.html", _classification_context(_ticket_with_history(pk))
+        request, "tickets/partials/classification.html", _classification_context(_ticket_with_history(request, pk))
     )
     return trigger_client_event(response, "ticketCorrected", {"id": ticket.pk})
 
@@ -86,7 +84,9 @@ def correct(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def _requeue_response(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect("tickets:detail", pk=pk)
-    return render(request, "tickets/partials/classification.html", _classification_context(_ticket_with_history(pk)))
+    return render(
+        request, "tickets/partials/classification.html", _classification_context(_ticket_with_history(request, pk))
+    )
 
 
 @require_POST
