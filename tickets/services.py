@@ -8,13 +8,15 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from classification.tasks import publish_classification
 from tickets.models import INPUT_FIELDS, Status, Ticket
 
 logger = logging.getLogger(__name__)
+
+# External ids looked up per query when checking for tickets already received.
+_LOOKUP_CHUNK = 500
 
 
 def enqueue_classification(ticket_ids: Sequence[int], *, force: bool = False) -> None:
@@ -51,14 +53,23 @@ def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
     return ticket, True
 
 
-def _split_duplicates(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, Ticket]]:
-    keys = {(row.get("channel", "api"), row["external_id"]) for row in rows if row.get("external_id")}
+def _known_tickets(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Ticket]:
+    """The tickets already received under these (channel, external id) keys: one `IN` per channel and
+    chunk, never one OR per key (SQLite refuses expression trees deeper than 1,000)."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, external_id in keys:
+        by_channel.setdefault(channel, []).append(external_id)
     known: dict[tuple[str, str], Ticket] = {}
-    if keys:
-        query = Q()
-        for channel, external_id in keys:
-            query |= Q(channel=channel, external_id=external_id)
-        known = {(t.channel, t.external_id): t for t in Ticket.objects.filter(query)}
+    for channel, external_ids in by_channel.items():
+        for start in range(0, len(external_ids), _LOOKUP_CHUNK):
+            chunk = external_ids[start : start + _LOOKUP_CHUNK]
+            for ticket in Ticket.objects.filter(channel=channel, external_id__in=chunk):
+                known[(ticket.channel, ticket.external_id)] = ticket
+    return known
+
+
+def _split_duplicates(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, Ticket]]:
+    known = _known_tickets({(row.get("channel", "api"), row["external_id"]) for row in rows if row.get("external_id")})
     new_rows: list[dict[str, Any]] = []
     duplicates: dict[int, Ticket] = {}
     seen: set[tuple[str, str]] = set()

@@ -226,6 +226,16 @@ def test_bulk_skips_already_received_external_ids(api_client):
     assert Ticket.objects.count() == 2
 
 
+def test_bulk_of_1000_with_external_ids_resent_creates_nothing_new(api_client):
+    # A full batch of keyed tickets must not turn into one giant OR (SQLite refuses depth > 1,000).
+    payload = {"tickets": [{"body": "hello", "channel": "email", "external_id": f"zd-{i}"} for i in range(1000)]}
+    first = api_client.post(f"{URL}bulk/", payload, format="json")
+    again = api_client.post(f"{URL}bulk/", payload, format="json")
+    assert first.status_code == 202 and first.data["created"] == 1000
+    assert again.status_code == 202 and again.data["created"] == 0 and again.data["duplicates"] == 1000
+    assert Ticket.objects.count() == 1000
+
+
 def test_token_auth_works_through_the_header(agent):
     token = Token.objects.create(user=agent)
     client = APIClient()
