@@ -89,11 +89,14 @@ def _split_duplicates(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, An
 @transaction.atomic
 def create_tickets_bulk(rows: Sequence[dict[str, Any]]) -> tuple[list[Ticket], list[Ticket]]:
     """Save many validated tickets in one transaction (all or nothing) and enqueue the new ones.
+    A row may say when it was received (`created`, an import of past tickets); otherwise now.
     Returns (created, duplicates)."""
     new_rows, duplicates = _split_duplicates(rows)
     now = timezone.now()
     tickets = [
-        Ticket(**{key: row[key] for key in INPUT_FIELDS if key in row}, created=now, status_changed=now)
+        Ticket(
+            **{key: row[key] for key in INPUT_FIELDS if key in row}, created=row.get("created", now), status_changed=now
+        )
         for row in new_rows
     ]
     created = Ticket.objects.bulk_create(tickets, batch_size=500)
