@@ -7,6 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 from kombu.exceptions import OperationalError as BrokerError
 
+from classification import heartbeat
 from supportintel.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,20 @@ def _broker_ok() -> bool:
         return False
 
 
+def _workers() -> list[dict[str, object]]:
+    try:
+        return [{"hostname": w.hostname, "seen_at": w.seen_at.isoformat()} for w in heartbeat.alive()]
+    except DatabaseError:
+        return []  # the database check already says what is wrong
+
+
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "broker": _broker_ok()}
-    ready = all(checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    """Ready to take tickets: the database and the broker answer (503 otherwise). Workers are reported
+    but do not make the web process unready: without them tickets are still accepted and wait, queued,
+    so the status is `degraded`, not `unavailable`."""
+    workers = _workers()
+    checks = {"database": _database_ok(), "broker": _broker_ok(), "workers": bool(workers)}
+    ready = checks["database"] and checks["broker"]
+    status = "unavailable" if not ready else "ok" if checks["workers"] else "degraded"
+    return JsonResponse({"status": status, "checks": checks, "workers": workers}, status=200 if ready else 503)

@@ -284,6 +284,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A ticket still queued after this long was probably never published (broker down): the sweep re-enqueues it.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
+# Each worker writes a heartbeat this often; one not seen for three intervals counts as gone.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
 # The needs-review view lists automatic classifications below this confidence (and all keyword ones).
 REVIEW_CONFIDENCE_BELOW = env_float("REVIEW_CONFIDENCE_BELOW", 0.6)

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
+from classification import heartbeat
 from tickets.models import Priority, Sentiment, Source, Status, Ticket
 
 HIGH_RISK = 0.7
@@ -122,5 +123,6 @@ def overview() -> dict[str, Any]:
     return {
         "counts": counts,
         "queue_depth": counts[Status.QUEUED] + counts[Status.PROCESSING],
+        "workers": len(heartbeat.alive()),
         "recent": recent_summary(),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from classification.models import WorkerHeartbeat
 from conftest import wait_for
 from tickets.models import Status, Ticket
 
@@ -25,3 +26,17 @@ def test_a_ticket_posted_through_the_api_is_classified_by_a_real_worker(api_clie
     assert ticket.classifications.get().source == "keyword"
     detail = api_client.get(response.data["status_url"])
     assert detail.data["status"] == "classified" and len(detail.data["classifications"]) == 1
+
+
+def test_a_running_worker_is_reported_by_readyz_and_gone_after_it_stops(client, celery_worker_process, settings):
+    worker = celery_worker_process(WORKER_HEARTBEAT_SECONDS="1")
+    ready = wait_for(lambda: (r := client.get("/readyz").json())["status"] == "ok" and r, timeout=60)
+    assert ready["checks"] == {"database": True, "broker": True, "workers": True}
+    assert [w["hostname"] for w in ready["workers"]] == [WorkerHeartbeat.objects.get().hostname]
+    assert ready["workers"][0]["hostname"].startswith("test0@")
+
+    worker.terminate()  # a clean (warm) shutdown removes its heartbeat at once
+    worker.wait(timeout=30)
+    assert not WorkerHeartbeat.objects.exists()
+    after = client.get("/readyz")
+    assert after.status_code == 200 and after.json()["status"] == "degraded"

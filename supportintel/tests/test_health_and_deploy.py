@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from classification import heartbeat
+from supportintel.celery_app import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,10 +22,34 @@ def test_healthz_answers_ok_without_login(client):
 
 
 @pytest.mark.django_db
-def test_readyz_checks_database_and_broker(client):
+def test_readyz_without_a_worker_is_degraded_but_ready(client):
     response = client.get("/readyz")
-    assert response.json()["checks"] == {"database": True, "broker": True}
     assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": True, "broker": True, "workers": False},
+        "workers": [],
+    }
+
+
+@pytest.mark.django_db
+def test_readyz_with_a_recent_heartbeat_is_ok_and_names_the_worker(client):
+    heartbeat.beat("celery@box", pid=42, started_at=timezone.now())
+    body = client.get("/readyz").json()
+    assert body["status"] == "ok" and body["checks"]["workers"] is True
+    assert [w["hostname"] for w in body["workers"]] == ["celery@box"]
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_broker_is_unreachable(client):
+    configured = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = client.get("/readyz")
+    finally:
+        celery_app.conf.broker_url = configured
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable" and response.json()["checks"]["broker"] is False
 
 
 def test_request_id_from_the_client_is_echoed(client):

@@ -48,6 +48,6 @@ def test_overview_forbids_users_without_ticket_permission(client, outsider):
 
 def test_overview_queries_do_not_grow_with_tickets(agent_client, django_assert_max_num_queries):
     TicketFactory.create_batch(40, classified=True)
-    # session, user, permissions (2), status counts, total, 24 h summary, categories, 3 grouped, 2 volumes
-    with django_assert_max_num_queries(14):
+    # session, user, permissions (2), status counts, total, workers, 24 h summary, categories, 3 grouped, 2 volumes
+    with django_assert_max_num_queries(15):
         agent_client.get("/")

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from classification import heartbeat
 from tickets import stats
 from tickets.tests.factories import TicketFactory
 
@@ -48,9 +49,11 @@ def test_overview_counts_and_recent_summary():
     TicketFactory.create(classified=True, confidence=0.3)
     TicketFactory.create(failed=True)
     TicketFactory.create()
+    heartbeat.beat("celery@one", pid=1, started_at=timezone.now())
     figures = stats.overview()
     assert figures["counts"] == {"queued": 1, "processing": 0, "failed": 1, "classified": 3, "total": 5}
     assert figures["queue_depth"] == 1
+    assert figures["workers"] == 1
     recent = figures["recent"]
     assert (recent["llm"], recent["keyword"], recent["high_risk"]) == (2, 1, 2)
     assert (recent["llm_share"], recent["keyword_share"]) == (67, 33)

@@ -1,0 +1,93 @@
+"""Worker heartbeats: each Celery worker's main process refreshes its row every few seconds from a
+daemon thread, and removes it on a clean shutdown. `/readyz`, `/metrics` and the dashboard count the
+workers seen within three intervals, so a killed worker drops out by itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery import signals
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from classification.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+# Intervals a worker may miss before it counts as gone.
+MISSED_BEATS = 3
+
+
+def beat(hostname: str, *, pid: int, started_at: Any) -> None:
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname, defaults={"pid": pid, "started_at": started_at, "seen_at": timezone.now()}
+    )
+
+
+def forget(hostname: str) -> None:
+    WorkerHeartbeat.objects.filter(hostname=hostname).delete()
+
+
+def alive() -> list[WorkerHeartbeat]:
+    """The workers seen recently, newest first."""
+    since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_SECONDS * MISSED_BEATS)
+    return list(WorkerHeartbeat.objects.filter(seen_at__gte=since).order_by("-seen_at"))
+
+
+class Heart:
+    """The thread that beats for one worker. The database connection is opened and closed on each
+    beat, so nothing of it is shared with pool processes forked later."""
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+        self.started_at = timezone.now()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            forget(self.hostname)
+        except DatabaseError:
+            logger.warning("heartbeat: could not remove %s", self.hostname, exc_info=True)
+        finally:
+            connection.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                beat(self.hostname, pid=os.getpid(), started_at=self.started_at)
+            except DatabaseError:
+                logger.warning("heartbeat: database unreachable", exc_info=True)
+            finally:
+                connection.close()
+            if self._stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+                return
+
+
+_heart: Heart | None = None
+
+
+@signals.worker_ready.connect
+def _start_beating(sender: Any, **kwargs: Any) -> None:
+    global _heart
+    _heart = Heart(sender.hostname)
+    _heart.start()
+    logger.info("heartbeat: %s beating every %ss", sender.hostname, settings.WORKER_HEARTBEAT_SECONDS)
+
+
+@signals.worker_shutdown.connect
+def _stop_beating(sender: Any, **kwargs: Any) -> None:
+    global _heart
+    if _heart is not None:
+        _heart.stop()
+        _heart = None
