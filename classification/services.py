@@ -89,15 +89,18 @@ def keyword_outcome(ticket: Ticket, reason: str, detail: str = "") -> Outcome:
     return Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
 
 
+def llm_spent_today() -> dict[str, Any]:
+    """LLM tokens and estimated cost since midnight (the server's time zone): the budget's measure."""
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = Classification.objects.filter(source=Source.LLM, created__gte=today).aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd")
+    )
+    return {"tokens": spent["tokens"] or 0, "cost_usd": float(spent["cost"] or 0)}
+
+
 def _over_budget() -> bool:
     budget = settings.LLM_DAILY_TOKEN_BUDGET
-    if budget <= 0:
-        return False
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = Classification.objects.filter(source=Source.LLM, created__gte=today).aggregate(
-        tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
-    )["tokens"]
-    return (spent or 0) >= budget
+    return budget > 0 and llm_spent_today()["tokens"] >= budget
 
 
 def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:

@@ -189,7 +189,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 25 * 1024 * 1024)
 # Security (manage.py check --deploy is clean when DEBUG is off).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Probes and the Prometheus scrape come over plain http from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
@@ -284,6 +285,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A ticket still queued after this long was probably never published (broker down): the sweep re-enqueues it.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
+# When set, /metrics answers only requests with `Authorization: Bearer <token>` (Prometheus' bearer_token).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Each worker writes a heartbeat this often; one not seen for three intervals counts as gone.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
