@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 # Intervals a worker may miss before it counts as gone.
 MISSED_BEATS = 3
+# Rows of workers that died without a clean shutdown (containers get new hostnames) are dropped after this.
+FORGET_AFTER = timedelta(days=1)
 
 
 def beat(hostname: str, *, pid: int, started_at: Any) -> None:
@@ -31,6 +33,12 @@ def beat(hostname: str, *, pid: int, started_at: Any) -> None:
 
 def forget(hostname: str) -> None:
     WorkerHeartbeat.objects.filter(hostname=hostname).delete()
+
+
+def prune() -> int:
+    """Drop the rows of workers not seen for FORGET_AFTER; returns how many."""
+    deleted, _ = WorkerHeartbeat.objects.filter(seen_at__lt=timezone.now() - FORGET_AFTER).delete()
+    return deleted
 
 
 def alive() -> list[WorkerHeartbeat]:
@@ -63,8 +71,12 @@ class Heart:
             connection.close()
 
     def _run(self) -> None:
+        first = True
         while True:
             try:
+                if first:
+                    prune()
+                    first = False
                 beat(self.hostname, pid=os.getpid(), started_at=self.started_at)
             except DatabaseError:
                 logger.warning("heartbeat: database unreachable", exc_info=True)

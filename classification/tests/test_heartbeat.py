@@ -33,15 +33,19 @@ def test_beating_again_refreshes_one_row_and_forget_removes_it():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_heart_thread_beats_until_stopped_and_then_removes_its_row(settings):
+def test_the_heart_thread_prunes_dead_workers_beats_until_stopped_and_then_removes_its_row(settings):
     settings.WORKER_HEARTBEAT_SECONDS = 0.05
+    long_ago = timezone.now() - heartbeat.FORGET_AFTER - timedelta(minutes=1)
+    WorkerHeartbeat.objects.create(hostname="killed@old", pid=1, started_at=long_ago, seen_at=long_ago)
+    WorkerHeartbeat.objects.create(hostname="recent@b", pid=2, started_at=long_ago, seen_at=timezone.now())
     heart = heartbeat.Heart("thread@a")
     heart.start()
     first = wait_for(lambda: WorkerHeartbeat.objects.filter(hostname="thread@a").first(), timeout=10)
     wait_for(lambda: WorkerHeartbeat.objects.get(hostname="thread@a").seen_at > first.seen_at, timeout=10)
+    assert not WorkerHeartbeat.objects.filter(hostname="killed@old").exists()
     heart.stop()
     assert not heart._thread.is_alive()
-    assert not WorkerHeartbeat.objects.exists()
+    assert list(WorkerHeartbeat.objects.values_list("hostname", flat=True)) == ["recent@b"]
 
 
 @pytest.mark.django_db
