@@ -38,6 +38,7 @@ PAGES = [
     ("API list", "/api/v1/tickets/"),
     ("API list, filtered", "/api/v1/tickets/?category=account&min_risk=0.5"),
     ("API stats", "/api/v1/stats/"),
+    ("metrics", "/metrics"),
 ]
 
 _CATEGORIES = [
@@ -110,6 +111,50 @@ def _rows(count: int, start: int, rng: random.Random, now: datetime) -> list[dic
     return rows
 
 
+# One history row per classified ticket, copied from the ticket's current fields; LLM rows get a latency.
+_HISTORY_COLUMNS = {
+    "ticket_id": "id",
+    "source": "classification_source",
+    "category": "category",
+    "priority": "priority",
+    "sentiment": "sentiment",
+    "risk": "risk",
+    "summary": "''",
+    "suggested_reply": "''",
+    "team": "team",
+    "entities": "'{}'",
+    "confidence": "confidence",
+    "matched_keywords": "'[]'",
+    "explanation": "'{}'",
+    "fallback_reason": "fallback_reason",
+    "fallback_detail": "''",
+    "model_name": "''",
+    "prompt_version": "''",
+    "latency_ms": "CASE WHEN classification_source = 'llm' THEN 200 + id % 1800 END",
+    "created": "created",
+}
+
+
+def _fill_history() -> None:
+    from django.db import connection, transaction
+
+    from classification.models import Classification
+
+    if Classification.objects.exists():
+        return
+    table = Classification._meta.db_table
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_HISTORY_COLUMNS)}) "
+        f"SELECT {', '.join(_HISTORY_COLUMNS.values())} FROM tickets_ticket WHERE status = 'classified'"
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE" if connection.vendor == "sqlite" else f"VACUUM ANALYZE {table}")
+    print(f"inserted {Classification.objects.count()} history rows in {time.perf_counter() - started:.0f}s")
+
+
 def _fill(count: int) -> None:
     from django.db import connection, transaction
 
@@ -118,6 +163,7 @@ def _fill(count: int) -> None:
     have = Ticket.objects.count()
     if have >= count:
         print(f"{have} tickets already there")
+        _fill_history()
         return
     columns = [field.column for field in Ticket._meta.concrete_fields if not field.primary_key]
     sql = f"INSERT INTO tickets_ticket ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
@@ -131,6 +177,7 @@ def _fill(count: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "VACUUM ANALYZE tickets_ticket")
     print(f"inserted {count - have} tickets in {time.perf_counter() - started:.0f}s")
+    _fill_history()
 
 
 def _measure(client: Any, url: str) -> dict[str, Any]:
