@@ -168,7 +168,7 @@ def _purge_queues() -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in ("classification", "default"):
-            channel.queue_purge(queue)
+            channel.queue_purge(queue)  # type: ignore[attr-defined]  # kombu's Channel has it
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def _keyword_throughput() -> dict[str, Any]:
 
         return run
 
-    results = {"rows": len(rows), "default_taxonomy": _median_rate(run_with(default))}
+    results: dict[str, Any] = {"rows": len(rows), "default_taxonomy": _median_rate(run_with(default))}
     results["tuned_taxonomy"] = _median_rate(run_with(tuned))
     results["tuned_vs_default"] = round(results["tuned_taxonomy"]["median"] / results["default_taxonomy"]["median"], 3)
     return results

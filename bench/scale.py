@@ -165,7 +165,7 @@ def _fill(count: int) -> None:
         print(f"{have} tickets already there")
         _fill_history()
         return
-    columns = [field.column for field in Ticket._meta.concrete_fields if not field.primary_key]
+    columns = [str(field.column) for field in Ticket._meta.concrete_fields if not field.primary_key]
     sql = f"INSERT INTO tickets_ticket ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     rng = random.Random(1)
     now = datetime.now(UTC)
@@ -207,7 +207,7 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench-scale", defaults={"is_superuser": True})
     client = Client()
     client.force_login(user)
-    figures = {
+    figures: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "database": connection.vendor,
         "tickets": ROWS,

@@ -28,8 +28,8 @@ class KeywordsField(forms.CharField):
     def prepare_value(self, value: Any) -> str:
         return _format_keywords(value) if isinstance(value, list) else (value or "")
 
-    def to_python(self, value: Any) -> list[dict[str, Any]]:
-        text = super().to_python(value)
+    def to_python(self, value: Any) -> list[dict[str, Any]]:  # type: ignore[override]  # text in, entries out
+        text = super().to_python(value) or ""
         entries, errors = [], []
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()

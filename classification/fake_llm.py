@@ -258,7 +258,7 @@ class FakeLLMServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]
         return f"http://{host}:{port}/v1"
 
     def shutdown(self) -> None:

@@ -130,7 +130,7 @@ class _Matcher:
         elif len(parsed.stems) == 1:
             self.words.setdefault(parsed.stems[0], []).append(payload)
         else:
-            self.phrases.setdefault(parsed.stems[:2], []).append((parsed.stems, payload))
+            self.phrases.setdefault((parsed.stems[0], parsed.stems[1]), []).append((parsed.stems, payload))
 
     def scan(self, stems: Sequence[str], text: str) -> list[tuple[int, Payload]]:
         """Every match as (token position, payload); pattern matches get position -1."""

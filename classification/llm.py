@@ -229,7 +229,7 @@ def classify(
     messages = build_messages(subject, body, declared_priority, categories, schema)
     started = time.perf_counter()
     try:
-        completion = _client().chat.completions.create(
+        completion = _client().chat.completions.create(  # type: ignore[call-overload]  # plain dicts, checked by the server
             model=settings.LLM_MODEL, messages=messages, response_format=_response_format(schema), temperature=0
         )
     except openai.OpenAIError as exc:

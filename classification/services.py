@@ -10,7 +10,7 @@ from typing import Any
 
 import pybreaker
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -256,7 +256,7 @@ def _route(category: str, priority: str) -> str:
     return Category.objects.get(slug=category).team
 
 
-def record_correction(ticket: Ticket, author: AbstractBaseUser, values: dict[str, str]) -> Classification:
+def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> Classification:
     """A person's classification: stored as history with its author, and it becomes the ticket's current
     one. Fields not given keep the ticket's current values; without a team the ticket is routed by its
     category (critical: escalation)."""

@@ -137,7 +137,7 @@ def _candidates(rows: Sequence[LabeledTicket], slugs: Sequence[str]) -> list[str
                 seen.add((current,))
                 surfaces[(current,)][tokens[i]] += 1
             if i + 1 < len(stems) and not (tokens[i] in _STOPWORDS and tokens[i + 1] in _STOPWORDS):
-                key = (current, stems[i + 1])
+                key: tuple[str, ...] = (current, stems[i + 1])
                 seen.add(key)
                 surfaces[key][f"{tokens[i]} {tokens[i + 1]}"] += 1
         for key in sorted(seen):  # sorted: set order follows string hashing, which differs per process

@@ -35,7 +35,7 @@ def _message_for(exc: exceptions.APIException, details: Any) -> str:
         return _INVALID_MESSAGE
     if isinstance(details, dict) and "detail" in details:
         return str(details["detail"])
-    return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+    return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else str(exc.default_detail)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

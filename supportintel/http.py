@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -12,5 +12,5 @@ class HtmxHttpRequest(HttpRequest):
 
 
 class AuthenticatedHttpRequest(HtmxHttpRequest):
-    user: AbstractBaseUser | AnonymousUser
+    user: User  # the dashboard's views are behind login
     request_id: str

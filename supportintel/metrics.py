@@ -97,12 +97,12 @@ class SupportIntelCollector(Collector):
 
     def _llm(self) -> Iterator[Metric]:
         since = timezone.now() - LATENCY_WINDOW
-        latencies = sorted(
-            ms / 1000
-            for ms in Classification.objects.filter(source=Source.LLM, created__gte=since, latency_ms__isnull=False)
+        recent = (
+            Classification.objects.filter(source=Source.LLM, created__gte=since, latency_ms__isnull=False)
             .order_by("-created")
             .values_list("latency_ms", flat=True)[:LATENCY_SAMPLE]
         )
+        latencies = sorted(ms / 1000 for ms in recent if ms is not None)
         latency = GaugeMetricFamily(
             "supportintel_llm_latency_seconds",
             f"LLM call latency over the last {int(LATENCY_WINDOW.total_seconds() // 60)} minutes.",

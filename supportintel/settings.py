@@ -128,7 +128,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": Path(env_str("SQLITE_PATH", str(DATA_DIR / "db.sqlite3"))),
+            "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "db.sqlite3")),
             # The web server and the worker write at the same time: WAL lets readers go on,
             # IMMEDIATE transactions wait for the write lock instead of failing at commit.
             "OPTIONS": {

@@ -25,7 +25,8 @@ class TicketForm(forms.ModelForm):
         labels = {"declared_priority": "Customer's priority"}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not (data.get("subject") or "").strip() and not (data.get("body") or "").strip():
             raise forms.ValidationError("A ticket needs a subject or a body.")
         return data

@@ -42,12 +42,14 @@ def _since(hours: int) -> datetime:
 
 
 def status_counts() -> dict[str, int]:
-    small = dict(
+    small: dict[str, int] = dict(
         Ticket.objects.filter(status__in=[Status.QUEUED, Status.PROCESSING, Status.FAILED])
         .values_list("status")
         .annotate(n=Count("id"))
     )
-    counts = {status: small.get(status, 0) for status in (Status.QUEUED, Status.PROCESSING, Status.FAILED)}
+    counts: dict[str, int] = {
+        status: small.get(status, 0) for status in (Status.QUEUED, Status.PROCESSING, Status.FAILED)
+    }
     total = estimated_total()
     counts[Status.CLASSIFIED] = max(0, total - sum(counts.values()))
     counts["total"] = total
@@ -84,7 +86,8 @@ def _week_groups(since: datetime) -> list[tuple[str, str, str, int]]:
 def _bars(groups: list[tuple[str, str, str, int]], column: int, order: list[str], css_prefix: str) -> list[Bar]:
     counts: dict[str, int] = {}
     for row in groups:
-        counts[row[column]] = counts.get(row[column], 0) + row[3]
+        label = str(row[column])
+        counts[label] = counts.get(label, 0) + row[3]
     labels = order + sorted(label for label in counts if label not in order and label)
     return [Bar(label or "—", counts.get(label, 0), f"{css_prefix}{label}") for label in labels]
 

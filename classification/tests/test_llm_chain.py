@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 
-from classification import services
+from classification import services, tasks
 from classification.models import Category, Classification
 from classification.tasks import recover_outage_tickets_task
 from tickets.models import Status, Ticket
@@ -34,7 +35,7 @@ def test_a_healthy_call_is_stored_with_source_llm_and_its_usage(fake_llm, settin
     assert row.source == ticket.classification_source == "llm"
     assert row.category == ticket.category == "billing" and row.fallback_reason == ""
     assert row.model_name == "fake-classifier" and row.prompt_version == "v1"
-    assert row.prompt_tokens > 0 and row.completion_tokens > 0 and row.latency_ms is not None
+    assert row.prompt_tokens and row.completion_tokens and row.latency_ms is not None
     assert row.cost_usd == (Decimal(row.prompt_tokens) * 1 + Decimal(row.completion_tokens) * 2) / 1_000_000
     assert ticket.team == "billing"  # routing stays the taxonomy's
     assert fake_llm.state.stats()["completions"] == 1
@@ -236,7 +237,7 @@ def test_over_the_daily_token_budget_tickets_go_to_the_keyword_classifier(fake_l
     assert fake_llm.state.stats()["requests"] == 1
 
 
-def test_recovery_upgrades_outage_tickets_and_leaves_human_corrections_alone(fake_llm, settings):
+def test_recovery_upgrades_outage_tickets_and_leaves_human_corrections_alone(fake_llm, settings, monkeypatch):
     settings.LLM_BREAKER_FAIL_MAX = 2
     settings.LLM_BREAKER_RESET_SECONDS = 0.3
     fake_llm.state.configure({"mode": "error500"})
@@ -247,16 +248,15 @@ def test_recovery_upgrades_outage_tickets_and_leaves_human_corrections_alone(fak
     fake_llm.state.configure({"mode": "ok"})
     time.sleep(0.4)
     _classify()  # the trial call closes the breaker
-    published = []
+    published: list[int] = []
     settings.LLM_RECOVERY_BATCH_SIZE = 10
-    import classification.tasks as tasks
 
-    original = tasks.publish_classification
-    tasks.publish_classification = lambda ids, force=False: published.extend(ids)
-    try:
-        recover_outage_tickets_task.apply()
-    finally:
-        tasks.publish_classification = original
+    def record(ids: Sequence[int], *, force: bool = False) -> int:
+        published.extend(ids)
+        return len(ids)
+
+    monkeypatch.setattr(tasks, "publish_classification", record)
+    recover_outage_tickets_task.apply()
     assert sorted(published) == sorted(t.pk for t in outage[:2])
     for ticket_id in published:
         services.classify_ticket(ticket_id)

@@ -65,7 +65,9 @@ def test_it_improves_a_weak_taxonomy_on_held_back_rows_and_writes_a_file(weak_ta
     output = tmp_path / "tuned.json"
     text = _suggest(str(weak_taxonomy_csv), "--taxonomy", str(weak_taxonomy), "--output", str(output))
     line = next(line for line in text.splitlines() if line.startswith("On "))
-    before, after = (float(x) for x in re.search(r"accuracy ([\d.]+) -> ([\d.]+)", line).groups())
+    match = re.search(r"accuracy ([\d.]+) -> ([\d.]+)", line)
+    assert match, line
+    before, after = (float(x) for x in match.groups())
     assert before < 0.5 and after > 0.9, line
     tuned = {c["slug"]: {e["term"] for e in c["keywords"]} for c in json.loads(output.read_text())["categories"]}
     for slug, phrases in VOCAB.items():

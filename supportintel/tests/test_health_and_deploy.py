@@ -43,11 +43,11 @@ def test_readyz_with_a_recent_heartbeat_is_ok_and_names_the_worker(client):
 @pytest.mark.django_db
 def test_readyz_is_503_when_the_broker_is_unreachable(client):
     configured = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    celery_app.conf.update(broker_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
     try:
         response = client.get("/readyz")
     finally:
-        celery_app.conf.broker_url = configured
+        celery_app.conf.update(broker_url=configured)
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable" and response.json()["checks"]["broker"] is False
 

@@ -61,9 +61,9 @@ def test_metrics_count_tickets_classifications_fallbacks_and_workers(client, fak
     assert m[("supportintel_llm_configured", ())] == 1
     assert m[("supportintel_workers", ())] == 1
     assert m[("supportintel_llm_recent_calls", ())] == 3
-    slowest = max(row.latency_ms for row in llm_rows) / 1000
+    slowest = max(row.latency_ms or 0 for row in llm_rows) / 1000
     assert m[("supportintel_llm_latency_seconds", (("quantile", "0.99"),))] == pytest.approx(slowest)
-    spent = sum(row.prompt_tokens + row.completion_tokens for row in llm_rows)
+    spent = sum((row.prompt_tokens or 0) + (row.completion_tokens or 0) for row in llm_rows)
     assert m[("supportintel_llm_tokens_today", ())] == spent > 0
 
 

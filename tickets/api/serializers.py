@@ -18,7 +18,7 @@ class TicketCreateSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = list(INPUT_FIELDS)
         # A re-sent external id is not an error: the service answers with the ticket already received.
-        validators = []
+        validators: list[Any] = []
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("subject", "").strip() and not attrs.get("body", "").strip():
@@ -56,7 +56,9 @@ class TicketDetailSerializer(TicketSerializer):
 
 
 class BulkTicketSerializer(serializers.Serializer):
-    tickets = TicketCreateSerializer(many=True, allow_empty=False, max_length=BULK_MAX_TICKETS)
+    tickets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=TicketCreateSerializer(), allow_empty=False, max_length=BULK_MAX_TICKETS
+    )
 
 
 class ReclassifySerializer(serializers.Serializer):

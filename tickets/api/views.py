@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import cast
+
+from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -45,13 +48,14 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         return queryset
 
     def get_serializer_class(self) -> type[BaseSerializer]:
-        return {
+        by_action: dict[str, type[BaseSerializer]] = {
             "create": TicketCreateSerializer,
             "retrieve": TicketDetailSerializer,
             "bulk": BulkTicketSerializer,
             "reclassify": ReclassifySerializer,
             "correct": CorrectionSerializer,
-        }.get(self.action, TicketSerializer)
+        }
+        return by_action.get(self.action, TicketSerializer)
 
     def _ticket_response(self, ticket: Ticket, code: int) -> Response:
         data = TicketSerializer(ticket, context=self.get_serializer_context()).data
@@ -113,7 +117,8 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         ticket = self.get_object()
         serializer = CorrectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        classification_services.record_correction(ticket, request.user, serializer.validated_data)
+        author = cast(User, request.user)  # ChangePermissions lets no anonymous request through
+        classification_services.record_correction(ticket, author, serializer.validated_data)
         return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)
 
 

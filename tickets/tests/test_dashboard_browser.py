@@ -52,7 +52,12 @@ def page(browser: Any, live_server: Any, agent: Any, default_taxonomy: None) -> 
     page = context.new_page()
     page.set_default_timeout(20_000)
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.dialogs = dialogs
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", agent.username)

@@ -27,7 +27,7 @@ def _ticket_with_history(request: AuthenticatedHttpRequest, pk: int) -> Ticket:
 
 
 def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) -> dict[str, Any]:
-    history = ticket.history
+    history: list[Classification] = ticket.history  # type: ignore[attr-defined]  # Prefetch(to_attr="history")
     current = history[0] if history else None
     latest_automatic = next((row for row in history if row.source != "human"), None)
     entities = latest_automatic.entities if latest_automatic else {}
