@@ -33,6 +33,7 @@ PAGES = [
     ("list, two filters + risk sort", "/tickets/?priority=high&sentiment=negative&sort=risk"),
     ("list, page 50", "/tickets/?page=50"),
     ("list, full-text search", "/tickets/?search=refund"),
+    ("list, rare-word search", "/tickets/?search=zzqxj"),
     ("needs review", "/review/"),
     ("failed", "/failed/"),
     ("API list", "/api/v1/tickets/"),
