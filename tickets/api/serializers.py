@@ -81,4 +81,8 @@ class CorrectionSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError("Give at least one of category, priority, sentiment, team.")
+        ticket: Ticket = self.context["ticket"]
+        if "category" not in attrs and not Category.objects.filter(slug=ticket.category).exists():
+            # Not classified yet, or its category has left the taxonomy: nothing to keep or route by.
+            raise serializers.ValidationError({"category": ["This ticket has no category to keep; give one."]})
         return attrs

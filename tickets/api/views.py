@@ -111,11 +111,11 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         ticket.refresh_from_db()
         return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=CorrectionSerializer, responses={200: TicketDetailSerializer})
+    @extend_schema(request=CorrectionSerializer, responses={200: TicketSerializer})
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
     def correct(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
-        serializer = CorrectionSerializer(data=request.data)
+        serializer = CorrectionSerializer(data=request.data, context={"ticket": ticket})
         serializer.is_valid(raise_exception=True)
         author = cast(User, request.user)  # ChangePermissions lets no anonymous request through
         classification_services.record_correction(ticket, author, serializer.validated_data)
