@@ -221,6 +221,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "supportintel.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "tickets.models.Priority",
         "SentimentEnum": "tickets.models.Sentiment",

@@ -4,11 +4,15 @@ from typing import Any
 
 from rest_framework import serializers
 
-from classification.models import Category, Classification
+from classification.models import Category, Classification, FallbackReason
 
 
 class ClassificationSerializer(serializers.ModelSerializer):
-    author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who corrected it (human rows)."
+    )
+    # Read-only model fields lose `allow_blank`; said again so the schema admits "" (an LLM or human row).
+    fallback_reason = serializers.ChoiceField(choices=FallbackReason.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Classification

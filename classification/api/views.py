@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from classification import services
 from classification.api.serializers import BreakerSerializer, CategorySerializer
 from classification.models import Category
+from supportintel.schema import SingleObjectSchema
 
 
 class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
@@ -24,6 +25,7 @@ class BreakerViewSet(viewsets.ViewSet):
     """The LLM circuit breaker: state, failures, when it opened and when the next trial call is due."""
 
     permission_classes = [IsAuthenticated]
+    schema = SingleObjectSchema()
 
     @extend_schema(responses=BreakerSerializer)
     def list(self, request: Request) -> Response:

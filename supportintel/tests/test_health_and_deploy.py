@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -116,3 +117,29 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path):
 def test_api_docs_are_served_offline(admin_client):
     html = admin_client.get("/api/v1/docs/").content.decode()
     assert "swagger-ui" in html and "cdn" not in html.lower()
+
+
+def test_schema_documents_the_error_envelope_and_the_breaker_as_one_object(tmp_path):
+    target = tmp_path / "schema.json"
+    subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--format", "openapi-json", "--file", str(target)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    schema = json.loads(target.read_text())
+    envelope = {"$ref": "#/components/schemas/Error"}
+    paths = schema["paths"]
+    create = paths["/api/v1/tickets/"]["post"]["responses"]
+    assert {"400", "401", "403", "413", "429"} <= set(create)
+    assert create["400"]["content"]["application/json"]["schema"] == envelope
+    listing = paths["/api/v1/tickets/"]["get"]["responses"]
+    assert "400" in listing and "413" not in listing
+    retry = paths["/api/v1/tickets/{id}/retry/"]["post"]["responses"]
+    assert retry["409"]["content"]["application/json"]["schema"] == envelope and "404" in retry
+    error = schema["components"]["schemas"]["Error"]["properties"]["error"]
+    assert error["required"] == ["code", "message", "details", "request_id"]
+    breaker = paths["/api/v1/breaker/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert breaker == {"$ref": "#/components/schemas/Breaker"}  # one object, not an array
+    priority = schema["components"]["schemas"]["Ticket"]["properties"]["priority"]
+    assert {"$ref": "#/components/schemas/BlankEnum"} in priority["oneOf"]  # "" until classified

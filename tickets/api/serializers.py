@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
 from classification.models import Category
-from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Ticket
+from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Source, Ticket
 
 # One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
 BULK_MAX_TICKETS = 1000
@@ -28,6 +28,13 @@ class TicketCreateSerializer(serializers.ModelSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     status_url = serializers.SerializerMethodField()
+    # Empty until the ticket is classified (or when the customer declared nothing). Read-only model fields
+    # lose `allow_blank`, so these say it again for the schema to admit "".
+    declared_priority = serializers.ChoiceField(choices=Priority.choices, allow_blank=True, read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, allow_blank=True, read_only=True)
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, read_only=True)
+    classification_source = serializers.ChoiceField(choices=Source.choices, allow_blank=True, read_only=True)
+    customer_email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Ticket

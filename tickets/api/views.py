@@ -101,7 +101,10 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         ticket.refresh_from_db()
         return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: TicketSerializer})
+    @extend_schema(
+        request=None,
+        responses={202: TicketSerializer, 409: OpenApiResponse(description="The ticket has not failed.")},
+    )
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
     def retry(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
