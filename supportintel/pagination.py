@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 
 
 class TicketCursorPagination(CursorPagination):
@@ -10,3 +14,10 @@ class TicketCursorPagination(CursorPagination):
     ordering = ("-created", "-id")
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request: Request) -> Any:
+        # DRF answers a cursor it cannot read with 404; it is a bad query parameter, so 400 naming it.
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc

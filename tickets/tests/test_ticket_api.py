@@ -180,6 +180,12 @@ def test_detail_shows_ticket_with_history_newest_first(api_client):
     assert [c["id"] for c in response.data["classifications"]] == [newer.pk, older.pk]
 
 
+def test_a_cursor_that_cannot_be_read_is_a_400_naming_it(api_client):
+    response = api_client.get(URL, {"cursor": "closed"})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"cursor": ["Invalid cursor"]}
+
+
 def test_detail_of_unknown_ticket_is_404_envelope(api_client):
     response = api_client.get(f"{URL}999999/")
     assert response.status_code == 404
