@@ -176,3 +176,10 @@ def test_unknown_format_and_missing_file_are_command_errors(tmp_path):
         _import(tmp_path / "tickets.xlsx")
     with pytest.raises(CommandError, match="No such file"):
         _import(tmp_path / "missing.csv")
+
+
+def test_a_file_without_a_valid_row_imports_nothing_and_says_so(tmp_path):
+    path = _write(tmp_path, "export.csv", [HEADER, ",,web,,,"])
+    output = _import(path, "--skip-invalid")
+    assert Ticket.objects.count() == 0
+    assert "Nothing imported: no valid rows." in output

@@ -76,3 +76,5 @@ class Command(BaseCommand):
             )
         elif options["dry_run"]:
             write("Dry run: nothing was saved.")
+        elif not report.valid:
+            write("Nothing imported: no valid rows.")
