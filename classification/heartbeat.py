@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -63,27 +64,24 @@ class Heart:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        try:
-            forget(self.hostname)
-        except DatabaseError:
-            logger.warning("heartbeat: could not remove %s", self.hostname, exc_info=True)
-        finally:
-            connection.close()
+        _quietly(lambda: forget(self.hostname))
 
     def _run(self) -> None:
-        first = True
+        _quietly(prune)  # housekeeping: if the database is down now, the next worker start prunes
         while True:
-            try:
-                if first:
-                    prune()
-                    first = False
-                beat(self.hostname, pid=os.getpid(), started_at=self.started_at)
-            except DatabaseError:
-                logger.warning("heartbeat: database unreachable", exc_info=True)
-            finally:
-                connection.close()
+            _quietly(lambda: beat(self.hostname, pid=os.getpid(), started_at=self.started_at))
             if self._stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
                 return
+
+
+def _quietly(step: Callable[[], object]) -> None:
+    """Run one database step of the heartbeat; a database outage is logged, never raised into the worker."""
+    try:
+        step()
+    except DatabaseError:
+        logger.warning("heartbeat: database unreachable", exc_info=True)
+    finally:
+        connection.close()
 
 
 _heart: Heart | None = None

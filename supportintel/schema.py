@@ -40,13 +40,9 @@ def _error_response(description: str) -> dict[str, Any]:
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: document the error envelope on every API operation (the
     codes every operation may answer, and any error code a view declares with a description only)."""
-    if not any(path.startswith("/api/v1/") and path != "/api/v1/schema/" for path in result.get("paths", {})):
-        return result
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(ERROR_COMPONENT, _error_schema())
     for path, operations in result["paths"].items():
-        if path == "/api/v1/schema/":
-            continue
         for method, operation in operations.items():
             codes = dict(_ALWAYS)
             if method in {"post", "put", "patch"}:

@@ -58,7 +58,7 @@ class Rejection:
 @dataclass
 class ImportReport:
     rows: int = 0
-    valid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     created: int = 0
@@ -144,7 +144,7 @@ def validate(records: Iterator[Record], columns: Mapping[str, str]) -> ImportRep
         ignored.update((name, None) for name in record if name not in known)
         serializer = TicketImportSerializer(data=_row_data(record, columns))
         if serializer.is_valid():
-            report.valid.append((line, dict(serializer.validated_data)))
+            report.valid.append(dict(serializer.validated_data))
         else:
             errors = {name: [str(message) for message in messages] for name, messages in serializer.errors.items()}
             report.rejected.append(Rejection(line, errors))
@@ -155,12 +155,11 @@ def validate(records: Iterator[Record], columns: Mapping[str, str]) -> ImportRep
 @transaction.atomic
 def save(report: ImportReport, *, chunk_size: int = CHUNK_SIZE) -> None:
     """Save the valid rows, all in one transaction; classification is enqueued when it commits."""
-    rows = [data for _, data in report.valid]
-    for start in range(0, len(rows), chunk_size):
-        created, _ = services.create_tickets_bulk(rows[start : start + chunk_size])
+    for start in range(0, len(report.valid), chunk_size):
+        created, _ = services.create_tickets_bulk(report.valid[start : start + chunk_size])
         report.created += len(created)
     # Rows whose (channel, external id) was received before, or earlier in the same file.
-    report.duplicates = len(rows) - report.created
+    report.duplicates = len(report.valid) - report.created
     report.saved = True
 
 
