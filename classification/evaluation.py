@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from supportintel import csvfiles
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def read_labeled_csv(
     """Rows of a labeled CSV. With one text column it is the body; with more, the first is the subject
     and the rest are joined as the body."""
     with Path(path).open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+        reader = csvfiles.dict_reader(handle)
         columns = set(reader.fieldnames or ())
         missing = [c for c in (*text_columns, label_column, *(w[0] for w in where)) if c not in columns]
         if missing:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from supportintel import csvfiles
 from tickets import services
 from tickets.api.serializers import TicketCreateSerializer
 from tickets.models import INPUT_FIELDS
@@ -85,7 +86,7 @@ Record = tuple[int, dict[str, Any], str | None]
 
 
 def _csv_records(handle: TextIO) -> Iterator[Record]:
-    reader = csv.DictReader(handle)
+    reader = csvfiles.dict_reader(handle)
     if not reader.fieldnames:
         raise ImportFileError("The CSV file has no header row.")
     start = reader.line_num + 1

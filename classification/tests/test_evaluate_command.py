@@ -132,3 +132,13 @@ def test_llm_and_both_report_side_by_side_through_the_fake_llm(labeled_csv, fake
 def test_llm_without_configuration_is_a_clear_error(labeled_csv):
     with pytest.raises(CommandError, match="no LLM is configured"):
         _evaluate(str(labeled_csv), "--text-column", "body", "--label-column", "label", "--classifier", "llm")
+
+
+def test_a_body_over_pythons_csv_field_limit_is_read_whole(tmp_path):
+    # Real issue and email bodies run past csv's 131,072-character default: no `_csv.Error`.
+    path = tmp_path / "long.csv"
+    path.write_text('subject,body,label\nRefund please,"' + "I was charged twice. " * 10_000 + '",billing\n')
+    report = json.loads(
+        _evaluate(str(path), "--text-column", "subject", "--text-column", "body", "--label-column", "label", "--json")
+    )
+    assert report["n"] == 1 and report["accuracy"] == 1.0

@@ -97,3 +97,16 @@ def test_it_learns_from_human_corrections():
     text = _suggest("--from-corrections", "--holdout", "0.25")
     assert "Learned from 60 tickets; 20 held back" in text
     assert "+ keyfob" in text or "+ keyfob badge" in text
+
+
+def test_it_reads_csv_fields_over_pythons_default_limit(tmp_path):
+    rows = _labeled_rows(40)
+    rows[0]["text"] = "ledgerbox double debit " * 8_000  # 184,000 characters
+    path = tmp_path / "big.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = StringIO()
+    call_command("suggest_keywords", str(path), "--text-column", "text", "--label-column", "label", stdout=out)
+    assert "Learned from 32 tickets; 8 held back" in out.getvalue()

@@ -79,10 +79,35 @@ def test_skip_invalid_imports_the_valid_rows_and_writes_the_rejects(tmp_path):
 
 
 def test_dry_run_validates_and_saves_nothing(tmp_path):
-    path = _write(tmp_path, "export.csv", [HEADER, "Fine,A good ticket,email,,,", "Bad,Body,pigeon,,,"])
+    path = _write(tmp_path, "export.csv", [HEADER, "Fine,A good ticket,email,,,", "Also fine,Body,web,,,"])
     output = _import(path, "--dry-run")
     assert Ticket.objects.count() == 0
-    assert "1 valid, 1 rejected" in output and "Dry run: nothing was saved." in output
+    assert "2 valid, 0 rejected" in output and "Dry run: nothing was saved." in output
+
+
+def test_a_dry_run_that_rejects_rows_fails_as_the_real_run_would(tmp_path):
+    path = _write(tmp_path, "export.csv", [HEADER, "Fine,A good ticket,email,,,", "Bad,Body,pigeon,,,"])
+    output = StringIO()
+    with pytest.raises(CommandError, match="1 of 2 rows rejected; a real run would import nothing"):
+        call_command("import_tickets", str(path), "--dry-run", stdout=output)
+    assert Ticket.objects.count() == 0
+    assert "1 valid, 1 rejected" in output.getvalue() and "Dry run: nothing was saved." in output.getvalue()
+
+
+def test_a_dry_run_with_skip_invalid_succeeds_and_reports_the_rejects(tmp_path):
+    path = _write(tmp_path, "export.csv", [HEADER, "Fine,A good ticket,email,,,", "Bad,Body,pigeon,,,"])
+    output = _import(path, "--dry-run", "--skip-invalid")
+    assert Ticket.objects.count() == 0
+    assert "rejected line 3: channel:" in output
+
+
+def test_a_field_over_pythons_csv_limit_is_a_rejected_row_not_a_crash(tmp_path):
+    # Python's csv refuses fields over 131,072 characters by default; real email bodies are longer.
+    huge = "word " * 40_000
+    path = _write(tmp_path, "export.csv", [HEADER, f"Huge,{huge},email,,,", "Fine,A good ticket,email,,,"])
+    output = _import(path, "--skip-invalid")
+    assert list(Ticket.objects.values_list("subject", flat=True)) == ["Fine"]
+    assert "line 2: body: Ensure this field has no more than 20000 characters." in output
 
 
 def test_jsonl_reports_broken_lines_by_number(tmp_path):

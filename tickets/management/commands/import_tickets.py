@@ -50,9 +50,11 @@ class Command(BaseCommand):
             with options["rejects"].open("w", encoding="utf-8") as handle:
                 for rejection in report.rejected:
                     handle.write(json.dumps({"line": rejection.line, "errors": rejection.errors}) + "\n")
-        if report.rejected and not options["skip_invalid"] and not options["dry_run"]:
+        if report.rejected and not options["skip_invalid"]:
+            # A dry run fails as the real run would, so a script can check a file before importing it.
+            outcome = "a real run would import nothing" if options["dry_run"] else "nothing was imported"
             raise CommandError(
-                f"{len(report.rejected)} of {report.rows} rows rejected; nothing was imported. "
+                f"{len(report.rejected)} of {report.rows} rows rejected; {outcome}. "
                 "Fix them, or pass --skip-invalid to import the valid rows."
             )
 
