@@ -179,6 +179,8 @@ def _current_fields(ticket: Ticket, outcome: Outcome, now: datetime) -> dict[str
         "classified_at": now,
         "due_at": ticket.sla_due(outcome.priority),
         "last_error": "",
+        # QuerySet.update() skips auto_now: a classification or correction is a change of the ticket.
+        "updated": now,
     }
 
 

@@ -145,3 +145,17 @@ def test_sweep_republishes_tickets_left_queued_too_long(monkeypatch, settings):
     assert published == [old.pk]
     old.refresh_from_db()
     assert old.status_changed > timezone.now() - timedelta(seconds=10)  # not swept again next minute
+
+
+def test_classifying_and_correcting_change_the_tickets_updated_time():
+    ticket = TicketFactory.create()
+    long_ago = timezone.now() - timedelta(days=2)
+    Ticket.objects.filter(pk=ticket.pk).update(updated=long_ago)
+    services.classify_ticket(ticket.pk)
+    ticket.refresh_from_db()
+    assert ticket.updated > long_ago and ticket.updated == ticket.classified_at
+
+    Ticket.objects.filter(pk=ticket.pk).update(updated=long_ago)
+    services.record_correction(ticket, UserFactory.create(), {"category": "general"})
+    ticket.refresh_from_db()
+    assert ticket.updated > long_ago and ticket.updated == ticket.classified_at
