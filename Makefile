@@ -7,7 +7,7 @@ PORT ?= 8000
 LLM ?=
 FAKE_LLM_PORT ?= 8100
 
-.PHONY: run test lint format bench bench-scale clean
+.PHONY: run test lint format bench bench-scale prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -72,6 +72,19 @@ bench-scale: export SECURE_SSL_REDIRECT ?= 0
 bench-scale: export STATIC_MANIFEST ?= 0
 bench-scale: $(VENV)/.dev-installed
 	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.scale
+
+# The production install alone (what the Dockerfile runs: requirements/production.txt, nothing else) in a
+# fresh virtualenv: gunicorn, a Celery worker and beat on PostgreSQL and Redis classify a ticket end to end.
+# The database is dropped and created again, and the Redis database emptied: give dedicated ones.
+PROD_VENV := .data/prod-venv
+prod-smoke:
+	@test -n "$(PROD_DATABASE_URL)" -a -n "$(PROD_REDIS_URL)" || { echo "set PROD_DATABASE_URL and PROD_REDIS_URL"; exit 2; }
+	rm -rf $(PROD_VENV)
+	$(PYTHON) -m venv $(PROD_VENV)
+	$(PROD_VENV)/bin/python -m pip install --quiet -r requirements/production.txt
+	psql "$(dir $(PROD_DATABASE_URL))postgres" -q -c "DROP DATABASE IF EXISTS $(notdir $(PROD_DATABASE_URL))" -c "CREATE DATABASE $(notdir $(PROD_DATABASE_URL))"
+	redis-cli -u "$(PROD_REDIS_URL)" flushdb > /dev/null
+	$(PROD_VENV)/bin/python .ci/production_smoke.py "$(PROD_DATABASE_URL)" "$(PROD_REDIS_URL)"
 
 clean:
 	rm -rf $(VENV) .data staticfiles
