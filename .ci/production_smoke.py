@@ -61,7 +61,8 @@ _MAKE_TOKEN = """
 from django.contrib.auth.models import Permission, User
 from rest_framework.authtoken.models import Token
 user, _ = User.objects.get_or_create(username="smoke")
-user.user_permissions.set(Permission.objects.filter(content_type__app_label="tickets", codename__in=["add_ticket", "view_ticket"]))
+perms = Permission.objects.filter(content_type__app_label="tickets", codename__in=["add_ticket", "view_ticket"])
+user.user_permissions.set(perms)
 print(Token.objects.get_or_create(user=user)[0].key)
 """
 
