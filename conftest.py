@@ -67,6 +67,14 @@ def _memory_breaker() -> Iterator[None]:
     breaker.install_storage(breaker.SharedStorage(None))
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_known_failing() -> None:
+    """A broker failure seen by one test must not make the next one skip publishing."""
+    from supportintel import publishing
+
+    publishing.reset()
+
+
 @pytest.fixture
 def fake_llm(settings: Any) -> Iterator[Any]:
     """The repository's fake OpenAI-compatible server on a free loopback port, over real HTTP."""

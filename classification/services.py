@@ -238,17 +238,20 @@ def mark_failed(ticket_id: int, error: str) -> None:
 
 
 def find_stuck_tickets() -> list[int]:
-    """Tickets queued too long (their message was probably never published) or claimed by a worker
-    that died. Their `status_changed` is touched so the next sweep does not publish them again at once."""
+    """Tickets whose publish failed, tickets queued too long (their message was probably lost) and
+    tickets claimed by a worker that died. Their `status_changed` is touched and the publish flag cleared,
+    so the next sweep does not publish them again at once (a failed publish flags them again)."""
     queued_before = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
-    stuck = Q(status=Status.QUEUED, status_changed__lt=queued_before) | Q(
-        status=Status.PROCESSING, status_changed__lt=_stale_before()
+    stuck = (
+        Q(status=Status.QUEUED, unpublished=True)
+        | Q(status=Status.QUEUED, status_changed__lt=queued_before)
+        | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
     )
     with transaction.atomic():
         ids = list(
             Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
         )
-        Ticket.objects.filter(pk__in=ids, status=Status.QUEUED).update(status_changed=timezone.now())
+        Ticket.objects.filter(pk__in=ids, status=Status.QUEUED).update(status_changed=timezone.now(), unpublished=False)
     return ids
 
 

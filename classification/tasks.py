@@ -10,9 +10,10 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.db import DatabaseError
-from kombu.exceptions import OperationalError
 
 from classification import services
+from supportintel import publishing
+from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +42,26 @@ def classify_ticket_task(ticket_id: int, force: bool = False) -> None:
 
 
 def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) -> int:
-    """Publish one classification message per ticket. Stops at the first broker error: the rest stay
-    `queued` and the sweep publishes them, so a dead broker costs one timeout, not one per ticket."""
-    sent = 0
+    """Publish one classification message per ticket, within the broker deadline (supportintel.publishing).
+    Tickets whose message did not go out stay `queued`, flagged for the next sweep. Returns how many went."""
+    ids = list(ticket_ids)
     kwargs = {"force": True} if force else {}
-    for ticket_id in ticket_ids:
-        try:
+    sent: list[int] = []
+
+    def send() -> None:
+        for ticket_id in ids:
             classify_ticket_task.apply_async(args=(ticket_id,), kwargs=kwargs)
-        except OperationalError:
-            logger.warning(
-                "broker unreachable: %d of %d tickets left queued for the sweep",
-                len(ticket_ids) - sent,
-                len(ticket_ids),
-            )
-            break
-        sent += 1
-    return sent
+            sent.append(ticket_id)
+
+    try:
+        publishing.call(send, what=f"publishing {len(ids)} classification message(s)")
+    except publishing.BrokerUnavailable:
+        # What the broker thread has not confirmed by now counts as unsent; should it still go out, the
+        # sweep sends a second message and the claim makes that one a no-op.
+        unsent = ids[len(sent) :]
+        Ticket.objects.filter(pk__in=unsent).flag_unpublished()
+        logger.info("%d of %d tickets left queued for the sweep (broker unavailable)", len(unsent), len(ids))
+    return len(sent)
 
 
 @shared_task(name="classification.sweep_stuck_tickets", ignore_result=True)

@@ -83,6 +83,13 @@ CURRENT_FIELDS = (
 )
 
 
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def flag_unpublished(self) -> int:
+        """Their classification message could not be handed to the broker: the next sweep publishes
+        them again, without waiting for QUEUED_STALE_SECONDS."""
+        return self.filter(status=Status.QUEUED).update(unpublished=True)
+
+
 class Ticket(models.Model):
     subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, blank=True)
     body = models.TextField(max_length=BODY_MAX_LENGTH, blank=True)
@@ -97,6 +104,8 @@ class Ticket(models.Model):
     status_changed = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Queued, but its message never reached the broker (down or frozen at publish time).
+    unpublished = models.BooleanField(default=False)
 
     # The current classification, copied from the latest winning Classification row so that
     # lists, filters and stats never join the history table.
@@ -114,6 +123,8 @@ class Ticket(models.Model):
 
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = TicketQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -147,6 +158,8 @@ class Ticket(models.Model):
             ),
             # The sweep for tickets left queued or processing: WHERE status IN (...) AND status_changed < t.
             models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
+            # The sweep's other half: tickets whose publish failed (a handful, only during broker outages).
+            models.Index(fields=["status"], condition=Q(unpublished=True), name="ticket_unpublished_idx"),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,8 +21,15 @@ _LOOKUP_CHUNK = 500
 def enqueue_classification(ticket_ids: Sequence[int], *, force: bool = False) -> None:
     """Publish classification after the surrounding transaction commits. If the broker is down the
     tickets stay `queued` and the periodic sweep publishes them later; the request still succeeds."""
-    if ticket_ids:
-        transaction.on_commit(partial(publish_classification, list(ticket_ids), force=force), robust=True)
+    ids = list(ticket_ids)
+    if not ids:
+        return
+
+    # A named function, not functools.partial: robust on_commit logs a failing hook by its __qualname__.
+    def publish_after_commit() -> None:
+        publish_classification(ids, force=force)
+
+    transaction.on_commit(publish_after_commit, robust=True)
 
 
 def _existing(channel: str, external_id: str) -> Ticket | None:

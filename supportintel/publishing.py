@@ -1,0 +1,103 @@
+"""Talking to the broker without ever holding a request, a sweep or a probe hostage.
+
+A frozen broker (Redis stopped with SIGSTOP, a hung network path) accepts TCP connections and never
+answers. kombu and redis-py then retry in three layers of their own, and one publish waits 20 s or
+more whatever the socket timeouts say. So every broker operation runs on this process's broker
+threads and the caller waits at most `BROKER_CALL_TIMEOUT_SECONDS` for it. An operation that fails or
+does not finish in time is reported as failed (the caller keeps its tickets `queued` and flags them
+for the sweep); the thread left waiting on the broker finishes or fails on its own, harmlessly.
+
+While the broker is failing, callers do not wait at all for `BROKER_RETRY_AFTER_SECONDS`: an outage
+costs one slow call per interval, not one per request. And at most `_THREADS` operations wait on a
+frozen broker at once; when all of them are stuck, further calls fail at once instead of queueing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Broker calls that may be in flight at once in one process (a frozen broker holds each for ~20 s).
+_THREADS = 4
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not take the call in time (down, frozen, or failing recently)."""
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.executor = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="broker")
+        self.in_flight = 0
+        self.failing_until = 0.0
+        self.lock = threading.Lock()
+
+
+_state_lock = threading.Lock()
+_state: _State | None = None
+
+
+def _current() -> _State:
+    # Per process: a forked gunicorn or Celery child must not inherit its parent's threads.
+    global _state
+    with _state_lock:
+        if _state is None or _state.pid != os.getpid():
+            _state = _State()
+        return _state
+
+
+def _mark_failing(state: _State, why: str) -> None:
+    with state.lock:
+        first = time.monotonic() >= state.failing_until
+        state.failing_until = time.monotonic() + settings.BROKER_RETRY_AFTER_SECONDS
+    if first:  # one line per outage interval, not one per ticket
+        logger.warning("broker unavailable (%s); not waiting on it for %ss", why, settings.BROKER_RETRY_AFTER_SECONDS)
+
+
+def _finished(state: _State, future: Future[object]) -> None:
+    with state.lock:
+        state.in_flight -= 1
+
+
+def call(operation: Callable[[], T], *, what: str) -> T:
+    """Run one broker operation with a deadline. Raises BrokerUnavailable if it fails, if it does not
+    finish within BROKER_CALL_TIMEOUT_SECONDS, or (without trying) while the broker is known to fail."""
+    state = _current()
+    with state.lock:
+        if time.monotonic() < state.failing_until:
+            raise BrokerUnavailable(f"{what}: the broker failed recently")
+        if state.in_flight >= _THREADS:
+            raise BrokerUnavailable(f"{what}: every broker thread is waiting on the broker")
+        state.in_flight += 1
+    future = state.executor.submit(operation)
+    future.add_done_callback(lambda f: _finished(state, f))
+    try:
+        return future.result(timeout=settings.BROKER_CALL_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        _mark_failing(state, f"{what} took over {settings.BROKER_CALL_TIMEOUT_SECONDS}s")
+        raise BrokerUnavailable(f"{what}: no answer within {settings.BROKER_CALL_TIMEOUT_SECONDS}s") from None
+    except Exception as exc:
+        # Whatever the broker library raises (kombu's OperationalError, a redis-py error, an OSError …),
+        # the caller only needs to know the call did not happen; the cause is logged once per outage.
+        _mark_failing(state, f"{what}: {type(exc).__name__}: {exc}")
+        raise BrokerUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def reset() -> None:
+    """Forget a recent failure (tests, and a probe that just saw the broker answer)."""
+    state = _current()
+    with state.lock:
+        state.failing_until = 0.0
