@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
@@ -67,7 +67,7 @@ def _mark_failing(state: _State, why: str) -> None:
         logger.warning("broker unavailable (%s); not waiting on it for %ss", why, settings.BROKER_RETRY_AFTER_SECONDS)
 
 
-def _finished(state: _State, future: Future[object]) -> None:
+def _finished(state: _State) -> None:
     with state.lock:
         state.in_flight -= 1
 
@@ -83,7 +83,7 @@ def call(operation: Callable[[], T], *, what: str) -> T:
             raise BrokerUnavailable(f"{what}: every broker thread is waiting on the broker")
         state.in_flight += 1
     future = state.executor.submit(operation)
-    future.add_done_callback(lambda f: _finished(state, f))
+    future.add_done_callback(lambda _: _finished(state))
     try:
         return future.result(timeout=settings.BROKER_CALL_TIMEOUT_SECONDS)
     except FutureTimeout:
