@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from classification.models import WorkerHeartbeat
+from supportintel.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,18 @@ class Heart:
                 return
 
 
+_database = OutageLog(logger, "database")
+
+
 def _quietly(step: Callable[[], object]) -> None:
-    """Run one database step of the heartbeat; a database outage is logged, never raised into the worker."""
+    """Run one database step of the heartbeat; a database outage is logged (its traceback once), never
+    raised into the worker."""
     try:
         step()
-    except DatabaseError:
-        logger.warning("heartbeat: database unreachable", exc_info=True)
+    except DatabaseError as exc:
+        _database.failed("heartbeat", exc)
+    else:
+        _database.ok()
     finally:
         connection.close()
 

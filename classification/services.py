@@ -11,7 +11,7 @@ from typing import Any
 import pybreaker
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -61,11 +61,15 @@ def _stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
 
 
-def _claim(ticket_id: int) -> Ticket | None:
+def _claim(ticket_id: int, token: str) -> Ticket | None:
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
+    if token:
+        # Our own claim, left behind when this message's last attempt failed (e.g. the database went away
+        # before the release): the retry takes it back at once instead of waiting for it to go stale.
+        claimable |= Q(status=Status.PROCESSING, claimed_by=token)
     changed = Ticket.objects.filter(claimable, pk=ticket_id).update(
-        status=Status.PROCESSING, status_changed=now, attempts=F("attempts") + 1
+        status=Status.PROCESSING, status_changed=now, claimed_by=token, attempts=F("attempts") + 1
     )
     if changed != 1:
         return None
@@ -73,9 +77,13 @@ def _claim(ticket_id: int) -> Ticket | None:
 
 
 def _release(ticket: Ticket) -> None:
-    Ticket.objects.filter(pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed).update(
-        status=Status.QUEUED, status_changed=timezone.now()
-    )
+    try:
+        Ticket.objects.filter(pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed).update(
+            status=Status.QUEUED, status_changed=timezone.now()
+        )
+    except DatabaseError:
+        # The database is what failed: the retry takes its own claim back, and the sweep a dead one.
+        logger.debug("ticket %s: claim not released (database unavailable)", ticket.pk)
 
 
 def keyword_outcome(ticket: Ticket, reason: str, detail: str = "") -> Outcome:
@@ -196,11 +204,12 @@ def _persist(ticket: Ticket, outcome: Outcome) -> Classification:
     return classification
 
 
-def classify_ticket(ticket_id: int, *, force: bool = False) -> Classification | None:
+def classify_ticket(ticket_id: int, *, force: bool = False, claim_token: str = "") -> Classification | None:
     """Classify one ticket: claim it, run the chain, store the result and the ticket's current fields
     in one transaction. Safe to run twice: the second run finds nothing to claim and does nothing.
-    A human correction wins: without `force` the ticket keeps it and no automatic result is stored."""
-    ticket = _claim(ticket_id)
+    A human correction wins: without `force` the ticket keeps it and no automatic result is stored.
+    `claim_token` (the task message's id) lets a retry of the same message take back its own claim."""
+    ticket = _claim(ticket_id, claim_token)
     if ticket is None:
         logger.info("ticket %s: nothing to claim (missing, done, or being classified)", ticket_id)
         return None
@@ -230,10 +239,15 @@ def classify_ticket(ticket_id: int, *, force: bool = False) -> Classification | 
 
 
 def mark_failed(ticket_id: int, error: str) -> None:
-    """The task gave up on this ticket: keep it, visibly failed, with the error."""
-    Ticket.objects.filter(pk=ticket_id).exclude(status=Status.CLASSIFIED).update(
-        status=Status.FAILED, status_changed=timezone.now(), last_error=error[:2000]
-    )
+    """The task gave up on this ticket: keep it, visibly failed, with the error. If the database cannot
+    take that either, the ticket stays queued or claimed and the sweep sends it again later."""
+    try:
+        Ticket.objects.filter(pk=ticket_id).exclude(status=Status.CLASSIFIED).update(
+            status=Status.FAILED, status_changed=timezone.now(), last_error=error[:2000]
+        )
+    except DatabaseError:
+        logger.warning("ticket %s: could not be marked failed (database unavailable); the sweep retries it", ticket_id)
+        return
     logger.warning("ticket %s failed: %s", ticket_id, error[:200])
 
 

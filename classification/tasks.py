@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,9 +14,21 @@ from django.db import DatabaseError
 
 from classification import services
 from supportintel import publishing
+from supportintel.outages import OutageLog
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
+
+
+# One traceback per outage and process; Celery's own "retry" line records each failed attempt.
+_database = OutageLog(logger, "database")
+
+
+def _retry_delay(retries: int) -> float:
+    # Exponential, capped low: during a database outage every ticket is retried at least every
+    # CLASSIFY_RETRY_MAX_DELAY_SECONDS, so the backlog moves within that long of the database's return.
+    delay = min(2.0**retries, settings.CLASSIFY_RETRY_MAX_DELAY_SECONDS)
+    return delay * random.uniform(0.5, 1.0)
 
 
 class ClassifyTask(DjangoTask):
@@ -29,16 +42,19 @@ class ClassifyTask(DjangoTask):
 @shared_task(
     name="classification.classify_ticket",
     base=ClassifyTask,
+    bind=True,
     acks_late=True,
-    # Only infrastructure errors are retried; LLM failures are answered by the keyword fallback.
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
     max_retries=settings.CLASSIFY_MAX_RETRIES,
 )
-def classify_ticket_task(ticket_id: int, force: bool = False) -> None:
-    services.classify_ticket(ticket_id, force=force)
+def classify_ticket_task(self: ClassifyTask, ticket_id: int, force: bool = False) -> None:
+    # Only infrastructure (database) errors are retried; LLM failures are answered by the keyword fallback.
+    # The message's id is the claim token, so a retry of this message takes its own claim back at once.
+    try:
+        services.classify_ticket(ticket_id, force=force, claim_token=self.request.id or "")
+    except DatabaseError as exc:
+        _database.failed(f"classifying ticket {ticket_id}", exc, log_each=False)
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+    _database.ok()
 
 
 def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) -> int:
@@ -66,7 +82,11 @@ def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) ->
 
 @shared_task(name="classification.sweep_stuck_tickets", ignore_result=True)
 def sweep_stuck_tickets_task() -> None:
-    ids = services.find_stuck_tickets()
+    try:
+        ids = services.find_stuck_tickets()
+    except DatabaseError as exc:
+        _database.failed("sweep", exc)  # the next run sweeps
+        return
     if ids:
         logger.info("sweep: re-publishing %d stuck tickets", len(ids))
         publish_classification(ids)
@@ -74,7 +94,11 @@ def sweep_stuck_tickets_task() -> None:
 
 @shared_task(name="classification.recover_outage_tickets", ignore_result=True)
 def recover_outage_tickets_task() -> None:
-    ids = services.requeue_outage_tickets(settings.LLM_RECOVERY_BATCH_SIZE)
+    try:
+        ids = services.requeue_outage_tickets(settings.LLM_RECOVERY_BATCH_SIZE)
+    except DatabaseError as exc:
+        _database.failed("LLM recovery", exc)  # the next run recovers
+        return
     if ids:
         logger.info("recovery: %d outage tickets sent back to the LLM", len(ids))
         publish_classification(ids)

@@ -292,7 +292,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Pipeline.
 # A ticket still queued after this long was probably never published (broker down): the sweep re-enqueues it.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
-CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
+# Database errors while classifying are retried, at most CLASSIFY_RETRY_MAX_DELAY_SECONDS apart, this many
+# times (about five minutes of outage with the defaults) before the ticket is marked failed.
+CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 32)
+CLASSIFY_RETRY_MAX_DELAY_SECONDS = env_float("CLASSIFY_RETRY_MAX_DELAY_SECONDS", 10.0)
 # When set, /metrics answers only requests with `Authorization: Bearer <token>` (Prometheus' bearer_token).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Each worker writes a heartbeat this often; one not seen for three intervals counts as gone.

@@ -104,6 +104,8 @@ class Ticket(models.Model):
     status_changed = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The task message that claimed the ticket (its retry may take the claim back at once).
+    claimed_by = models.CharField(max_length=64, blank=True)
     # Queued, but its message never reached the broker (down or frozen at publish time).
     unpublished = models.BooleanField(default=False)
 

@@ -159,3 +159,51 @@ def test_classifying_and_correcting_change_the_tickets_updated_time():
     services.record_correction(ticket, UserFactory.create(), {"category": "general"})
     ticket.refresh_from_db()
     assert ticket.updated > long_ago and ticket.updated == ticket.classified_at
+
+
+def test_a_retry_of_the_same_message_takes_its_own_claim_back_at_once():
+    # The database went away after the claim and before the release: the ticket is left `processing`.
+    ticket = TicketFactory.create(status=Status.PROCESSING, status_changed=timezone.now(), claimed_by="message-1")
+    assert services.classify_ticket(ticket.pk, claim_token="message-2") is None  # another message: not ours
+    assert services.classify_ticket(ticket.pk, claim_token="message-1") is not None
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLASSIFIED and Classification.objects.filter(ticket=ticket).count() == 1
+
+
+def test_a_database_error_is_retried_soon_with_the_message_id_as_claim_token(monkeypatch, settings):
+    settings.CLASSIFY_RETRY_MAX_DELAY_SECONDS = 10
+    ticket = TicketFactory.create()
+    seen = []
+
+    def database_down(ticket_id, *, force=False, claim_token=""):
+        seen.append(claim_token)
+        raise DatabaseError("connection refused")
+
+    retries = []
+    monkeypatch.setattr("classification.services.classify_ticket", database_down)
+    monkeypatch.setattr(classify_ticket_task, "retry", lambda exc, countdown: retries.append(countdown) or exc)
+    with pytest.raises(DatabaseError):
+        classify_ticket_task.apply(args=(ticket.pk,), task_id="message-9", throw=True)
+    assert seen == ["message-9"]
+    assert len(retries) == 1 and 0.5 <= retries[0] <= 1.0  # the first retry comes within a second
+
+
+def test_retry_delays_grow_but_stay_under_the_cap(settings):
+    from classification.tasks import _retry_delay
+
+    settings.CLASSIFY_RETRY_MAX_DELAY_SECONDS = 10
+    assert all(_retry_delay(n) <= 10 for n in range(40))
+    assert _retry_delay(30) >= 5  # capped, not zero: no busy loop against a dead database
+
+
+def test_marking_failed_with_the_database_down_leaves_the_ticket_for_the_sweep(monkeypatch):
+    ticket = TicketFactory.create()
+
+    def down(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("django.db.models.query.QuerySet.update", down)
+    services.mark_failed(ticket.pk, "OperationalError: connection refused")  # does not raise
+    monkeypatch.undo()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.QUEUED
