@@ -253,8 +253,9 @@ def mark_failed(ticket_id: int, error: str) -> None:
 
 def find_stuck_tickets() -> list[int]:
     """Tickets whose publish failed, tickets queued too long (their message was probably lost) and
-    tickets claimed by a worker that died. Their `status_changed` is touched and the publish flag cleared,
-    so the next sweep does not publish them again at once (a failed publish flags them again)."""
+    tickets claimed by a worker that died: a batch of them, back to `queued` with `status_changed`
+    touched and the publish flag cleared, ready to publish again. They are not picked again until they
+    go stale once more (a failed publish flags them again at once)."""
     queued_before = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
     stuck = (
         Q(status=Status.QUEUED, unpublished=True)
@@ -265,8 +266,18 @@ def find_stuck_tickets() -> list[int]:
         ids = list(
             Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
         )
-        Ticket.objects.filter(pk__in=ids, status=Status.QUEUED).update(status_changed=timezone.now(), unpublished=False)
+        # `stuck` again: a ticket claimed or classified since the select is left alone.
+        Ticket.objects.filter(stuck, pk__in=ids).update(
+            status=Status.QUEUED, status_changed=timezone.now(), unpublished=False
+        )
     return ids
+
+
+def flag_queued_for_publishing() -> int:
+    """The broker lost the messages it held (Redis restarted without persistence, flushed, failed over):
+    every ticket queued until now is published again by the sweep. The claim makes a message that did
+    survive a no-op."""
+    return Ticket.objects.filter(status=Status.QUEUED, status_changed__lte=timezone.now()).flag_unpublished()
 
 
 def _route(category: str, priority: str) -> str:

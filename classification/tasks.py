@@ -20,6 +20,11 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 
+# A sweep publishes at most this many batches (services.SWEEP_BATCH_SIZE each) per run, so a run stays
+# short after a long outage; a batch may take this long to publish (no request is waiting on it).
+SWEEP_MAX_BATCHES = 10
+SWEEP_PUBLISH_TIMEOUT_SECONDS = 15.0
+
 # One traceback per outage and process; Celery's own "retry" line records each failed attempt.
 _database = OutageLog(logger, "database")
 
@@ -57,7 +62,7 @@ def classify_ticket_task(self: ClassifyTask, ticket_id: int, force: bool = False
     _database.ok()
 
 
-def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) -> int:
+def publish_classification(ticket_ids: Sequence[int], *, force: bool = False, timeout: float | None = None) -> int:
     """Publish one classification message per ticket, within the broker deadline (supportintel.publishing).
     Tickets whose message did not go out stay `queued`, flagged for the next sweep. Returns how many went."""
     ids = list(ticket_ids)
@@ -70,7 +75,7 @@ def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) ->
             sent.append(ticket_id)
 
     try:
-        publishing.call(send, what=f"publishing {len(ids)} classification message(s)")
+        publishing.call(send, what=f"publishing {len(ids)} classification message(s)", timeout=timeout)
     except publishing.BrokerUnavailable:
         # What the broker thread has not confirmed by now counts as unsent; should it still go out, the
         # sweep sends a second message and the claim makes that one a no-op.
@@ -83,13 +88,27 @@ def publish_classification(ticket_ids: Sequence[int], *, force: bool = False) ->
 @shared_task(name="classification.sweep_stuck_tickets", ignore_result=True)
 def sweep_stuck_tickets_task() -> None:
     try:
-        ids = services.find_stuck_tickets()
+        _sweep()
     except DatabaseError as exc:
         _database.failed("sweep", exc)  # the next run sweeps
-        return
-    if ids:
+    else:
+        _database.ok()
+
+
+def _sweep() -> None:
+    try:
+        if publishing.broker_lost_messages():
+            flagged = services.flag_queued_for_publishing()
+            logger.warning("sweep: the broker lost its messages; %d queued tickets will be published again", flagged)
+    except publishing.BrokerUnavailable:
+        return  # nothing can be published now; the next run tries again
+    for _ in range(SWEEP_MAX_BATCHES):
+        ids = services.find_stuck_tickets()
+        if not ids:
+            return
         logger.info("sweep: re-publishing %d stuck tickets", len(ids))
-        publish_classification(ids)
+        if publish_classification(ids, timeout=SWEEP_PUBLISH_TIMEOUT_SECONDS) < len(ids):
+            return
 
 
 @shared_task(name="classification.recover_outage_tickets", ignore_result=True)

@@ -72,9 +72,11 @@ def _finished(state: _State) -> None:
         state.in_flight -= 1
 
 
-def call(operation: Callable[[], T], *, what: str) -> T:
-    """Run one broker operation with a deadline. Raises BrokerUnavailable if it fails, if it does not
-    finish within BROKER_CALL_TIMEOUT_SECONDS, or (without trying) while the broker is known to fail."""
+def call(operation: Callable[[], T], *, what: str, timeout: float | None = None) -> T:
+    """Run one broker operation with a deadline (`timeout`, by default BROKER_CALL_TIMEOUT_SECONDS).
+    Raises BrokerUnavailable if it fails, if it does not finish in time, or (without trying) while the
+    broker is known to fail."""
+    timeout = timeout or settings.BROKER_CALL_TIMEOUT_SECONDS
     state = _current()
     with state.lock:
         if time.monotonic() < state.failing_until:
@@ -85,15 +87,37 @@ def call(operation: Callable[[], T], *, what: str) -> T:
     future = state.executor.submit(operation)
     future.add_done_callback(lambda _: _finished(state))
     try:
-        return future.result(timeout=settings.BROKER_CALL_TIMEOUT_SECONDS)
+        return future.result(timeout=timeout)
     except FutureTimeout:
-        _mark_failing(state, f"{what} took over {settings.BROKER_CALL_TIMEOUT_SECONDS}s")
-        raise BrokerUnavailable(f"{what}: no answer within {settings.BROKER_CALL_TIMEOUT_SECONDS}s") from None
+        _mark_failing(state, f"{what} took over {timeout}s")
+        raise BrokerUnavailable(f"{what}: no answer within {timeout}s") from None
     except Exception as exc:
         # Whatever the broker library raises (kombu's OperationalError, a redis-py error, an OSError …),
         # the caller only needs to know the call did not happen; the cause is logged once per outage.
         _mark_failing(state, f"{what}: {type(exc).__name__}: {exc}")
         raise BrokerUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+# A key the sweep keeps in the broker's Redis. Redis never evicts it (Celery's Redis must run with
+# `noeviction`), so when it is missing, Redis lost what it held: restarted without persistence, flushed
+# or failed over, and the classification messages it held went with it.
+_MARKER_KEY = "supportintel:broker-marker"
+
+
+def _set_marker() -> bool:
+    from supportintel.celery_app import app
+
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client  # type: ignore[attr-defined]  # kombu's Redis channel has it
+        return bool(client.set(_MARKER_KEY, "1", nx=True))
+
+
+def broker_lost_messages() -> bool:
+    """True when the broker has lost its messages since the last call (and on the very first call).
+    Only Redis can: the filesystem broker keeps its messages on disk."""
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return False
+    return call(_set_marker, what="broker marker check")
 
 
 def reset() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -149,7 +151,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "supportintel",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            # Only the API throttle uses the cache, and it fails open: short timeouts and no retries, so a
+            # frozen Redis costs a request a fraction of a second at most (supportintel.throttling).
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2, "retry": Retry(NoBackoff(), 0)},
         }
     }
 else:
@@ -267,7 +271,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 # Every broker call from a request, a sweep or a probe (supportintel.publishing) waits at most this long,
 # whatever state the broker is in; after a failure, calls do not wait on it for BROKER_RETRY_AFTER_SECONDS.
-BROKER_CALL_TIMEOUT_SECONDS = env_float("BROKER_CALL_TIMEOUT_SECONDS", 1.5)
+BROKER_CALL_TIMEOUT_SECONDS = env_float("BROKER_CALL_TIMEOUT_SECONDS", 1.0)
 BROKER_RETRY_AFTER_SECONDS = env_float("BROKER_RETRY_AFTER_SECONDS", 5.0)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -280,7 +284,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-tickets": {
         "task": "classification.sweep_stuck_tickets",
-        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 60),
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 30),
     },
     "recover-llm-outage-tickets": {
         "task": "classification.recover_outage_tickets",

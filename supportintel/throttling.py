@@ -1,25 +1,40 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
+
+from supportintel.outages import OutageLog
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
+_cache = OutageLog(logger, "throttle cache (Redis)")
+# After a cache failure this process lets requests through unthrottled for a few seconds without asking
+# Redis, so a frozen Redis costs one short timeout per interval, not one per request.
+_skip_cache_until = 0.0
+
 
 class FailOpenUserRateThrottle(UserRateThrottle):
-    """Per-user throttle that lets requests through when the cache (Redis) is down: throttling is a
-    courtesy, losing tickets because Redis blinked is not."""
+    """Per-user throttle that lets requests through when the cache (Redis) is down or frozen: throttling
+    is a courtesy, losing tickets (or holding their requests) because Redis blinked is not."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except RedisError:
-            logger.warning("throttle cache unavailable; allowing request", exc_info=True)
+        global _skip_cache_until
+        if time.monotonic() < _skip_cache_until:
             return True
+        try:
+            allowed = super().allow_request(request, view)
+        except RedisError as exc:
+            _skip_cache_until = time.monotonic() + settings.BROKER_RETRY_AFTER_SECONDS
+            _cache.failed("throttling; requests allowed", exc)
+            return True
+        _cache.ok()
+        return allowed

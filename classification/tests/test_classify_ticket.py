@@ -140,7 +140,12 @@ def test_sweep_republishes_tickets_left_queued_too_long(monkeypatch, settings):
     TicketFactory.create()  # queued just now: its message is probably still on its way
     TicketFactory.create(classified=True, status_changed=timezone.now() - timedelta(days=1))
     published = []
-    monkeypatch.setattr("classification.tasks.publish_classification", lambda ids, force=False: published.extend(ids))
+
+    def publish(ids, **kwargs):
+        published.extend(ids)
+        return len(ids)
+
+    monkeypatch.setattr("classification.tasks.publish_classification", publish)
     sweep_stuck_tickets_task.apply()
     assert published == [old.pk]
     old.refresh_from_db()
@@ -180,8 +185,13 @@ def test_a_database_error_is_retried_soon_with_the_message_id_as_claim_token(mon
         raise DatabaseError("connection refused")
 
     retries = []
+
+    def retry(exc, countdown):
+        retries.append(countdown)
+        return exc
+
     monkeypatch.setattr("classification.services.classify_ticket", database_down)
-    monkeypatch.setattr(classify_ticket_task, "retry", lambda exc, countdown: retries.append(countdown) or exc)
+    monkeypatch.setattr(classify_ticket_task, "retry", retry)
     with pytest.raises(DatabaseError):
         classify_ticket_task.apply(args=(ticket.pk,), task_id="message-9", throw=True)
     assert seen == ["message-9"]
@@ -207,3 +217,37 @@ def test_marking_failed_with_the_database_down_leaves_the_ticket_for_the_sweep(m
     monkeypatch.undo()
     ticket.refresh_from_db()
     assert ticket.status == Status.QUEUED
+
+
+def test_a_sweep_sends_every_flagged_ticket_in_batches_and_each_once(monkeypatch):
+    monkeypatch.setattr(services, "SWEEP_BATCH_SIZE", 3)
+    flagged = TicketFactory.create_batch(7, unpublished=True)
+    dead_claim = TicketFactory.create(status=Status.PROCESSING, status_changed=timezone.now() - timedelta(hours=1))
+    batches = []
+
+    def publish(ids, **kwargs):
+        batches.append(list(ids))
+        return len(ids)
+
+    monkeypatch.setattr("classification.tasks.publish_classification", publish)
+    sweep_stuck_tickets_task.apply()
+    sent = [ticket_id for batch in batches for ticket_id in batch]
+    assert sorted(sent) == sorted([t.pk for t in flagged] + [dead_claim.pk]) and len(batches) == 3
+    assert not Ticket.objects.filter(unpublished=True).exists()
+    dead_claim.refresh_from_db()
+    assert dead_claim.status == Status.QUEUED  # a dead worker's claim goes back to the queue
+
+
+def test_when_the_broker_lost_its_messages_every_queued_ticket_is_published_again(monkeypatch):
+    waiting = TicketFactory.create_batch(3)  # published once, their messages gone with Redis's memory
+    done = TicketFactory.create(classified=True)
+    monkeypatch.setattr("supportintel.publishing.broker_lost_messages", lambda: True)
+    published = []
+
+    def publish(ids, **kwargs):
+        published.extend(ids)
+        return len(ids)
+
+    monkeypatch.setattr("classification.tasks.publish_classification", publish)
+    sweep_stuck_tickets_task.apply()
+    assert sorted(published) == sorted(t.pk for t in waiting) and done.pk not in published

@@ -103,3 +103,15 @@ def test_calls_after_a_failure_fail_at_once_until_the_retry_interval_passes(sett
     assert len(calls) == 1
     time.sleep(0.3)
     assert publishing.call(lambda: "answered", what="test") == "answered"
+
+
+def test_the_broker_marker_says_when_redis_lost_what_it_held(settings):
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        assert publishing.broker_lost_messages() is False  # the filesystem broker keeps messages on disk
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("supportintel:broker-marker")  # what a restart without persistence does
+    assert publishing.broker_lost_messages() is True
+    assert publishing.broker_lost_messages() is False
