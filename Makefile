@@ -7,7 +7,7 @@ PORT ?= 8000
 LLM ?=
 FAKE_LLM_PORT ?= 8100
 
-.PHONY: run test lint format bench bench-scale prod-smoke clean
+.PHONY: run test lint format bench bench-scale bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -72,6 +72,13 @@ bench-scale: export SECURE_SSL_REDIRECT ?= 0
 bench-scale: export STATIC_MANIFEST ?= 0
 bench-scale: $(VENV)/.dev-installed
 	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.scale
+
+# Faults injected into the production stack (gunicorn, prefork worker, beat) on private PostgreSQL and Redis
+# servers: frozen and killed Redis, a database outage, killed workers. Figures in bench/results/faults.json.
+bench-faults: export SECRET_KEY ?= insecure-bench-only-key
+bench-faults: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-faults: $(VENV)/.dev-installed
+	$(PY) -m bench.faults $(SCENARIOS)
 
 # The production install alone (what the Dockerfile runs: requirements/production.txt, nothing else) in a
 # fresh virtualenv: gunicorn, a Celery worker and beat on PostgreSQL and Redis classify a ticket end to end.

@@ -130,3 +130,24 @@ def _log_figures(lines: list[str]) -> dict[str, int]:
         ),
         "tracebacks_logged": tracebacks,
     }
+
+
+def killed_workers(stack: Stack, *, tickets: int, kills: int, recover_timeout: float) -> dict[str, Any]:
+    """The worker killed outright (SIGKILL to its whole process group, pool included) `kills` times while
+    it drains a backlog, and started again each time as compose's restart policy would."""
+    stack.start("web", "beat")
+    backlog = stack.post("/api/v1/tickets/bulk/", {"tickets": [ticket(i) for i in range(tickets)]})
+    assert backlog.status == 202, backlog.body
+    started = time.monotonic()
+    stack.start("worker")
+    for round_ in range(1, kills + 1):
+        stack.wait_until(stack.all_classified(tickets * round_ // (kills + 2)), timeout=120)
+        stack.kill("worker")
+    recovered = stack.wait_until(stack.all_classified(tickets), timeout=recover_timeout)
+    return {
+        "fault": f"worker SIGKILLed {kills} times (pool included) while draining {tickets} tickets",
+        "tickets_sent": tickets,
+        **_outcome(stack, tickets),
+        "seconds_to_drain_all": round(time.monotonic() - started, 1),
+        "seconds_after_last_kill": round(recovered, 1),
+    }

@@ -300,6 +300,13 @@ class Stack:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and everything in its group (a worker's pool too): no clean shutdown."""
+        process = self.processes[name]
+        with _suppress_lookup():
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def post(self, path: str, payload: dict[str, Any], timeout: float = 90.0) -> Posted:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.web_port}{path}",
