@@ -124,6 +124,7 @@ def test_the_breaker_opens_and_the_other_thread_sees_it(store, fake_llm, setting
         breaker.call(lambda: llm.classify("a", "b", "", CATEGORIES, ["billing"]))
     row = BreakerState.objects.get(name="llm")
     assert (row.state, row.fail_counter) == ("open", 2) and row.opened_at is not None
+    assert breaker.status()["opened_at"] == row.opened_at  # read back in one plain query, same instant
     assert fake_llm.state.stats()["requests"] == 2
 
 
