@@ -78,7 +78,8 @@ def test_outage_tickets_go_back_to_the_llm_when_it_heals_with_no_new_tickets(
         fake_llm,
         shared_breaker,
         LLM_BREAKER_FAIL_MAX="1",
-        LLM_BREAKER_RESET_SECONDS="2",
+        # Long enough that the tickets posted at once meet the open breaker, not a trial call.
+        LLM_BREAKER_RESET_SECONDS="3",
         LLM_RECOVERY_INTERVAL_SECONDS="2",
     )
     celery_worker_process(concurrency=CONCURRENCY, beat=True, **env)
