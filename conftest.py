@@ -99,10 +99,26 @@ def redis_breaker(settings: Any) -> Iterator[Any]:
         pytest.skip("needs REDIS_URL; .ci/run runs this on Redis")
     from classification import breaker
 
-    store = breaker.SharedStorage(breaker.redis_client(settings.REDIS_URL))
+    store = breaker.SharedStorage(breaker.RedisBackend(breaker.redis_client(settings.REDIS_URL)))
     store.clear()
     breaker.install_storage(store)
     yield store
+    store.clear()
+
+
+@pytest.fixture(params=["database", "redis"])
+def shared_breaker(request: pytest.FixtureRequest, settings: Any, transactional_db: None) -> Iterator[str]:
+    """The breaker this process shares with the processes it starts, on each storage this run offers:
+    the database always, Redis when REDIS_URL is set. Yields the LLM_BREAKER_STORAGE value for them."""
+    if request.param == "redis" and not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL; .ci/run runs this on Redis")
+    from classification import breaker
+
+    settings.LLM_BREAKER_STORAGE = request.param
+    store = breaker.SharedStorage(breaker.configured_backend())
+    store.clear()
+    breaker.install_storage(store)
+    yield request.param
     store.clear()
 
 
@@ -180,14 +196,19 @@ def _purge_queues() -> None:
 
 
 @pytest.fixture
-def celery_worker_process(default_taxonomy: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def celery_worker_process(
+    default_taxonomy: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start a real `celery worker` process on the configured broker and the test database."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(**env: str) -> subprocess.Popen[bytes]:
+    def start(concurrency: int = 1, beat: bool = False, **env: str) -> subprocess.Popen[bytes]:
+        """`concurrency` pool processes; with `beat`, the worker also runs the beat schedule (`-B`)."""
         _purge_queues()
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
         log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
+        # A fresh schedule file: one left by an earlier run would carry its last-run times.
+        schedule = ["-B", "-s", str(tmp_path_factory.mktemp("beat") / "schedule")] if beat else []
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -199,7 +220,8 @@ def celery_worker_process(default_taxonomy: None) -> Iterator[Callable[..., subp
                 "-Q",
                 "classification,default",
                 "-c",
-                "1",
+                str(concurrency),
+                *schedule,
                 "--pool",
                 "prefork",
                 "--without-gossip",

@@ -120,3 +120,22 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} (pid {self.pid})"
+
+
+class BreakerState(models.Model):
+    """A circuit breaker's shared state when it lives in the database (the embedded default: no Redis).
+    One row per breaker, changed only by single conditional UPDATEs (`F("fail_counter") + 1`, a trial
+    token taken only where none is held or it expired), so concurrent processes never lose a count."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    state = models.CharField(max_length=10, default="closed")
+    fail_counter = models.PositiveIntegerField(default=0)
+    success_counter = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the half-open trial call, and until when (a holder that died loses it then).
+    trial_token = models.CharField(max_length=100, blank=True)
+    trial_expires = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.state} ({self.fail_counter} failures)"

@@ -320,13 +320,32 @@ def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> C
 OUTAGE_REASONS = [FallbackReason.BREAKER_OPEN, FallbackReason.TIMEOUT, FallbackReason.ERROR]
 
 
+def _recovery_trial(outage: Q) -> bool:
+    """With no new tickets nothing else makes the breaker's trial call: once its reset time has passed,
+    classify the oldest outage ticket here, through the breaker. True if that closed the breaker; if the
+    trial failed, the breaker is open again and that ticket keeps a keyword answer."""
+    if not breaker.trial_due():
+        return False
+    ticket_id = Ticket.objects.filter(outage).order_by("classified_at").values_list("pk", flat=True).first()
+    if ticket_id is None:
+        return False  # nothing to recover: the next new ticket makes the trial call
+    if not Ticket.objects.filter(outage, pk=ticket_id).update(status=Status.QUEUED, status_changed=timezone.now()):
+        return False  # corrected (or requeued) since the select
+    logger.info("recovery: trial call through the open breaker with ticket %s", ticket_id)
+    classify_ticket(ticket_id)
+    return breaker.status()["state"] == pybreaker.STATE_CLOSED
+
+
 def requeue_outage_tickets(limit: int) -> list[int]:
     """Once the LLM is healthy (configured, breaker closed), send a bounded batch of tickets that the
-    keyword classifier handled during an outage back for classification, oldest first. Tickets a person
-    corrected are never picked: their source is `human`."""
-    if not llm.is_configured() or breaker.status()["state"] != pybreaker.STATE_CLOSED:
+    keyword classifier handled during an outage back for classification, oldest first. While the breaker
+    is open, the trial call is made here first (`_recovery_trial`), so recovery never waits for new
+    traffic. Tickets a person corrected are never picked: their source is `human`."""
+    if not llm.is_configured():
         return []
     outage = Q(status=Status.CLASSIFIED, classification_source=Source.KEYWORD, fallback_reason__in=OUTAGE_REASONS)
+    if breaker.status()["state"] != pybreaker.STATE_CLOSED and not _recovery_trial(outage):
+        return []
     with transaction.atomic():
         ids = list(Ticket.objects.filter(outage).order_by("classified_at").values_list("pk", flat=True)[:limit])
         # Filtered again: a correction saved since the select must not be requeued.

@@ -323,6 +323,12 @@ LLM_DAILY_TOKEN_BUDGET = env_int("LLM_DAILY_TOKEN_BUDGET", 0)  # 0: no budget
 LLM_PRICES = env_str("LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6], "gpt-4.1-mini": [0.4, 1.6], "gpt-4o": [2.5, 10]}')
 LLM_BREAKER_FAIL_MAX = env_int("LLM_BREAKER_FAIL_MAX", 5)
 LLM_BREAKER_RESET_SECONDS = env_float("LLM_BREAKER_RESET_SECONDS", 60.0)
+# Where every process shares the breaker's state: Redis when REDIS_URL is set, else the database.
+LLM_BREAKER_STORAGE = env_str("LLM_BREAKER_STORAGE") or ("redis" if REDIS_URL else "database")
+if LLM_BREAKER_STORAGE not in ("redis", "database"):
+    raise ImproperlyConfigured("LLM_BREAKER_STORAGE must be redis or database")
+if LLM_BREAKER_STORAGE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("LLM_BREAKER_STORAGE=redis needs REDIS_URL")
 LLM_RECOVERY_BATCH_SIZE = env_int("LLM_RECOVERY_BATCH_SIZE", 50)
 LLM_RECOVERY_INTERVAL_SECONDS = env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120)
 if LLM_RESPONSE_FORMAT not in ("json_schema", "json_object"):

@@ -1,4 +1,4 @@
-"""The breaker across processes (Redis), with Redis down, and a real worker on the LLM path."""
+"""The breaker across processes (Redis or the database), with Redis down, and a real worker on the LLM path."""
 
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ PROBE = textwrap.dedent(
 )
 
 
-def _probe(calls: int, fake_url: str) -> str:
+def _probe(calls: int, fake_url: str, storage: str) -> str:
     env = child_env(
+        LLM_BREAKER_STORAGE=storage,
         OPENAI_BASE_URL=fake_url,
         OPENAI_API_KEY="test",
         LLM_MODEL="fake-classifier",
@@ -60,10 +61,11 @@ def _probe(calls: int, fake_url: str) -> str:
 
 
 @pytest.mark.e2e
-def test_two_processes_share_one_breaker_state_through_redis(fake_llm, redis_breaker):
+def test_two_processes_share_one_breaker_state(fake_llm, shared_breaker):
     fake_llm.state.configure({"mode": "error500"})
-    assert _probe(2, fake_llm.base_url) == "error,error open"  # process A trips it
-    assert _probe(3, fake_llm.base_url) == "breaker_open,breaker_open,breaker_open open"  # process B sees it
+    assert _probe(2, fake_llm.base_url, shared_breaker) == "error,error open"  # process A trips it
+    # process B sees it
+    assert _probe(3, fake_llm.base_url, shared_breaker) == "breaker_open,breaker_open,breaker_open open"
     assert fake_llm.state.stats()["requests"] == 2  # B never reached the LLM
     assert breaker.status()["state"] == "open"  # and so does this process
 
@@ -71,7 +73,7 @@ def test_two_processes_share_one_breaker_state_through_redis(fake_llm, redis_bre
 def test_with_redis_down_the_breaker_builds_and_answers_from_local_state():
     # pybreaker's own Redis storage connects (and raises) in its constructor; ours must not, and its
     # first use must fall back instead of failing.
-    store = breaker.SharedStorage(breaker.redis_client("redis://127.0.0.1:1/0"))
+    store = breaker.SharedStorage(breaker.RedisBackend(breaker.redis_client("redis://127.0.0.1:1/0")))
     breaker.install_storage(store)
     status = breaker.status()
     assert status["state"] == "closed" and status["fail_counter"] == 0
@@ -81,7 +83,7 @@ def test_with_redis_down_the_breaker_builds_and_answers_from_local_state():
 @pytest.mark.django_db
 def test_while_redis_is_down_each_process_still_opens_its_own_breaker(fake_llm, settings):
     settings.LLM_BREAKER_FAIL_MAX = 2
-    down = breaker.SharedStorage(breaker.redis_client("redis://127.0.0.1:1/0"))
+    down = breaker.SharedStorage(breaker.RedisBackend(breaker.redis_client("redis://127.0.0.1:1/0")))
     breaker.install_storage(down)
     fake_llm.state.configure({"mode": "error500"})
     for _ in range(2):
