@@ -62,25 +62,16 @@ def _stale_before() -> datetime:
 
 
 def _claim(ticket_id: int, token: str) -> Ticket | None:
-    now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
-    if token:
-        # Our own claim, left behind when this message's last attempt failed (e.g. the database went away
-        # before the release): the retry takes it back at once instead of waiting for it to go stale.
-        claimable |= Q(status=Status.PROCESSING, claimed_by=token)
-    changed = Ticket.objects.filter(claimable, pk=ticket_id).update(
-        status=Status.PROCESSING, status_changed=now, claimed_by=token, attempts=F("attempts") + 1
-    )
-    if changed != 1:
+    # A retry of the same message (same token) takes back its own claim, left behind when its last
+    # attempt failed (e.g. the database went away before the release), instead of waiting for it to go stale.
+    if Ticket.objects.filter(pk=ticket_id).claim(token=token, stale_before=_stale_before()) != 1:
         return None
     return Ticket.objects.get(pk=ticket_id)
 
 
 def _release(ticket: Ticket) -> None:
     try:
-        Ticket.objects.filter(pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed).update(
-            status=Status.QUEUED, status_changed=timezone.now()
-        )
+        Ticket.objects.filter(pk=ticket.pk).release(claimed_at=ticket.status_changed)
     except DatabaseError:
         # The database is what failed: the retry takes its own claim back, and the sweep a dead one.
         logger.debug("ticket %s: claim not released (database unavailable)", ticket.pk)
@@ -171,10 +162,10 @@ def _run_chain(ticket: Ticket) -> Outcome:
     return _llm_outcome(result, categories)
 
 
-def _current_fields(ticket: Ticket, outcome: Outcome, now: datetime) -> dict[str, Any]:
+def _current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
+    """The classification's fields the ticket carries as its current ones (the state machine adds the
+    status and timestamps)."""
     return {
-        "status": Status.CLASSIFIED,
-        "status_changed": now,
         "category": outcome.category,
         "priority": outcome.priority,
         "sentiment": outcome.sentiment,
@@ -184,11 +175,7 @@ def _current_fields(ticket: Ticket, outcome: Outcome, now: datetime) -> dict[str
         "classification_source": outcome.source,
         "fallback_reason": outcome.fallback_reason,
         "summary": outcome.summary,
-        "classified_at": now,
         "due_at": ticket.sla_due(outcome.priority),
-        "last_error": "",
-        # QuerySet.update() skips auto_now: a classification or correction is a change of the ticket.
-        "updated": now,
     }
 
 
@@ -196,9 +183,9 @@ def _persist(ticket: Ticket, outcome: Outcome) -> Classification:
     now = timezone.now()
     with transaction.atomic():
         classification = Classification.objects.create(ticket=ticket, created=now, **asdict(outcome))
-        updated = Ticket.objects.filter(
-            pk=ticket.pk, status=Status.PROCESSING, status_changed=ticket.status_changed
-        ).update(**_current_fields(ticket, outcome, now))
+        updated = Ticket.objects.filter(pk=ticket.pk).complete(
+            claimed_at=ticket.status_changed, now=now, **_current_fields(ticket, outcome)
+        )
         if updated != 1:
             raise _ClaimLost
     return classification
@@ -214,9 +201,7 @@ def classify_ticket(ticket_id: int, *, force: bool = False, claim_token: str = "
         logger.info("ticket %s: nothing to claim (missing, done, or being classified)", ticket_id)
         return None
     if ticket.is_human_corrected and not force:
-        Ticket.objects.filter(pk=ticket.pk, status_changed=ticket.status_changed).update(
-            status=Status.CLASSIFIED, status_changed=timezone.now()
-        )
+        Ticket.objects.filter(pk=ticket.pk).keep_classified(claimed_at=ticket.status_changed)
         logger.info("ticket %s: human correction kept", ticket_id)
         return None
     try:
@@ -242,9 +227,7 @@ def mark_failed(ticket_id: int, error: str) -> None:
     """The task gave up on this ticket: keep it, visibly failed, with the error. If the database cannot
     take that either, the ticket stays queued or claimed and the sweep sends it again later."""
     try:
-        Ticket.objects.filter(pk=ticket_id).exclude(status=Status.CLASSIFIED).update(
-            status=Status.FAILED, status_changed=timezone.now(), last_error=error[:2000]
-        )
+        Ticket.objects.filter(pk=ticket_id).fail(error)
     except DatabaseError:
         logger.warning("ticket %s: could not be marked failed (database unavailable); the sweep retries it", ticket_id)
         return
@@ -257,19 +240,11 @@ def find_stuck_tickets() -> list[int]:
     touched and the publish flag cleared, ready to publish again. They are not picked again until they
     go stale once more (a failed publish flags them again at once)."""
     queued_before = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
-    stuck = (
-        Q(status=Status.QUEUED, unpublished=True)
-        | Q(status=Status.QUEUED, status_changed__lt=queued_before)
-        | Q(status=Status.PROCESSING, status_changed__lt=_stale_before())
-    )
+    stuck = Ticket.objects.stuck(queued_before=queued_before, stale_before=_stale_before())
     with transaction.atomic():
-        ids = list(
-            Ticket.objects.filter(stuck).order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
-        )
+        ids = list(stuck.order_by("status_changed").values_list("pk", flat=True)[:SWEEP_BATCH_SIZE])
         # `stuck` again: a ticket claimed or classified since the select is left alone.
-        Ticket.objects.filter(stuck, pk__in=ids).update(
-            status=Status.QUEUED, status_changed=timezone.now(), unpublished=False
-        )
+        stuck.filter(pk__in=ids).requeue(from_statuses=[Status.QUEUED, Status.PROCESSING])
     return ids
 
 
@@ -307,10 +282,8 @@ def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> C
     now = timezone.now()
     with transaction.atomic():
         classification = Classification.objects.create(ticket=ticket, author=author, created=now, **asdict(outcome))
-        fields = _current_fields(ticket, outcome, now)
-        Ticket.objects.filter(pk=ticket.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(ticket, name, value)
+        Ticket.objects.filter(pk=ticket.pk).correct(now=now, **_current_fields(ticket, outcome))
+    ticket.refresh_from_db()
     logger.info("ticket %s corrected by user %s", ticket.pk, author.pk)
     return classification
 
@@ -329,7 +302,7 @@ def _recovery_trial(outage: Q) -> bool:
     ticket_id = Ticket.objects.filter(outage).order_by("classified_at").values_list("pk", flat=True).first()
     if ticket_id is None:
         return False  # nothing to recover: the next new ticket makes the trial call
-    if not Ticket.objects.filter(outage, pk=ticket_id).update(status=Status.QUEUED, status_changed=timezone.now()):
+    if not Ticket.objects.filter(outage, pk=ticket_id).requeue(from_statuses=[Status.CLASSIFIED]):
         return False  # corrected (or requeued) since the select
     logger.info("recovery: trial call through the open breaker with ticket %s", ticket_id)
     classify_ticket(ticket_id)
@@ -349,7 +322,7 @@ def requeue_outage_tickets(limit: int) -> list[int]:
     with transaction.atomic():
         ids = list(Ticket.objects.filter(outage).order_by("classified_at").values_list("pk", flat=True)[:limit])
         # Filtered again: a correction saved since the select must not be requeued.
-        Ticket.objects.filter(outage, pk__in=ids).update(status=Status.QUEUED, status_changed=timezone.now())
+        Ticket.objects.filter(outage, pk__in=ids).requeue(from_statuses=[Status.CLASSIFIED])
     return ids
 
 

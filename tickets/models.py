@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 SUBJECT_MAX_LENGTH = 500
@@ -84,10 +86,78 @@ CURRENT_FIELDS = (
 
 
 class TicketQuerySet(models.QuerySet["Ticket"]):
+    """The pipeline's state machine: the only code that writes a ticket's `status`.
+
+        queued --claim--> processing --complete--> classified
+          ^                 |   '------fail----> failed
+          '----release------'
+        classified | failed | stuck --requeue--> queued        any --correct--> classified
+
+    Each transition is one conditional UPDATE over the rows still in the state it starts from, and
+    returns how many rows it changed: of two workers racing for a ticket, exactly one wins (STYLE §4).
+    A claim is identified by its `status_changed` time, so a late writer whose claim was taken over
+    changes nothing."""
+
+    def claim(self, *, token: str, stale_before: datetime) -> int:
+        """Queued tickets, and claims older than `stale_before` (their worker died), become `processing`.
+        `token` (the task message's id) also lets a retry of the same message take its own claim back."""
+        claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=stale_before)
+        if token:
+            claimable |= Q(status=Status.PROCESSING, claimed_by=token)
+        return self.filter(claimable).update(
+            status=Status.PROCESSING, status_changed=timezone.now(), claimed_by=token, attempts=F("attempts") + 1
+        )
+
+    def _claimed_at(self, claimed_at: datetime) -> TicketQuerySet:
+        return self.filter(status=Status.PROCESSING, status_changed=claimed_at)
+
+    def release(self, *, claimed_at: datetime) -> int:
+        """Give a claim back unfinished: the ticket is queued again."""
+        return self._claimed_at(claimed_at).update(status=Status.QUEUED, status_changed=timezone.now())
+
+    def complete(self, *, claimed_at: datetime, now: datetime, **current: Any) -> int:
+        """Store an automatic classification's current fields, if the claim is still ours."""
+        return self._claimed_at(claimed_at).update(**_classified(now), **current)
+
+    def keep_classified(self, *, claimed_at: datetime) -> int:
+        """End a claim with the classification the ticket already has (a human correction wins)."""
+        return self._claimed_at(claimed_at).update(status=Status.CLASSIFIED, status_changed=timezone.now())
+
+    def correct(self, *, now: datetime, **current: Any) -> int:
+        """A person's classification becomes current, whatever state the ticket was in."""
+        return self.update(**_classified(now), **current)
+
+    def fail(self, error: str) -> int:
+        """The task gave up: failed, with its error, unless a classification was stored meanwhile."""
+        return self.exclude(status=Status.CLASSIFIED).update(
+            status=Status.FAILED, status_changed=timezone.now(), last_error=error[:2000]
+        )
+
+    def requeue(self, *, from_statuses: Sequence[str], clear_error: bool = False) -> int:
+        """Back to the queue (reclassify, retry, recovery, the sweep): only rows in `from_statuses`."""
+        extra = {"last_error": ""} if clear_error else {}
+        return self.filter(status__in=from_statuses).update(
+            status=Status.QUEUED, status_changed=timezone.now(), unpublished=False, **extra
+        )
+
+    def stuck(self, *, queued_before: datetime, stale_before: datetime) -> TicketQuerySet:
+        """Tickets whose publish failed, queued too long (their message was probably lost), or claimed by
+        a worker that died."""
+        return self.filter(
+            Q(status=Status.QUEUED, unpublished=True)
+            | Q(status=Status.QUEUED, status_changed__lt=queued_before)
+            | Q(status=Status.PROCESSING, status_changed__lt=stale_before)
+        )
+
     def flag_unpublished(self) -> int:
         """Their classification message could not be handed to the broker: the next sweep publishes
         them again, without waiting for QUEUED_STALE_SECONDS."""
         return self.filter(status=Status.QUEUED).update(unpublished=True)
+
+
+def _classified(now: datetime) -> dict[str, Any]:
+    # QuerySet.update() skips auto_now: a classification or correction is a change of the ticket.
+    return {"status": Status.CLASSIFIED, "status_changed": now, "classified_at": now, "updated": now, "last_error": ""}
 
 
 class Ticket(models.Model):

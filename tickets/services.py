@@ -120,7 +120,7 @@ def requeue_tickets(ticket_ids: Iterable[int], *, force: bool = False, only_fail
             .filter(pk__in=list(ticket_ids), status__in=allowed)
             .values_list("pk", flat=True)
         )
-        Ticket.objects.filter(pk__in=ids).update(status=Status.QUEUED, status_changed=timezone.now(), last_error="")
+        Ticket.objects.filter(pk__in=ids).requeue(from_statuses=allowed, clear_error=True)
         enqueue_classification(ids, force=force)
     logger.info("requeued %d tickets (force=%s)", len(ids), force)
     return len(ids)

@@ -1,0 +1,84 @@
+"""The ticket's pipeline state machine (TicketQuerySet): each transition changes only rows in the state it
+starts from, and it is the only code that writes `status`."""
+
+from __future__ import annotations
+
+import ast
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tickets.models import Status, Ticket
+from tickets.tests.factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_claim_is_won_once_and_a_stale_claim_can_be_taken_over():
+    ticket = TicketFactory.create()
+    stale_before = timezone.now() - timedelta(minutes=5)
+    assert Ticket.objects.filter(pk=ticket.pk).claim(token="a", stale_before=stale_before) == 1
+    assert Ticket.objects.filter(pk=ticket.pk).claim(token="b", stale_before=stale_before) == 0
+    assert Ticket.objects.filter(pk=ticket.pk).claim(token="b", stale_before=timezone.now() + timedelta(seconds=1)) == 1
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.claimed_by, ticket.attempts) == (Status.PROCESSING, "b", 2)
+
+
+def test_completing_needs_the_claim_it_started_from():
+    ticket = TicketFactory.create()
+    Ticket.objects.filter(pk=ticket.pk).claim(token="a", stale_before=timezone.now())
+    ticket.refresh_from_db()
+    now = timezone.now()
+    assert Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=now, now=now, category="billing") == 0
+    assert (
+        Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=ticket.status_changed, now=now, category="billing") == 1
+    )
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.category, ticket.classified_at, ticket.updated) == ("classified", "billing", now, now)
+
+
+def test_fail_leaves_a_classified_ticket_alone_and_requeue_only_takes_the_states_given():
+    classified, queued = TicketFactory.create(classified=True), TicketFactory.create()
+    assert Ticket.objects.filter(pk__in=[classified.pk, queued.pk]).fail("boom") == 1
+    assert (
+        Ticket.objects.filter(pk__in=[classified.pk, queued.pk]).requeue(
+            from_statuses=[Status.FAILED], clear_error=True
+        )
+        == 1
+    )
+    queued.refresh_from_db()
+    assert (queued.status, queued.last_error) == (Status.QUEUED, "")
+
+
+def _writes_status(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        writes = {"update", "create", "bulk_create", "update_or_create"}
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writes:
+            lines += [node.lineno for kw in node.keywords if kw.arg == "status"]
+        if isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            lines += [node.lineno for t in targets if isinstance(t, ast.Attribute) and t.attr == "status"]
+    return lines
+
+
+def test_only_the_state_machine_writes_a_tickets_status():
+    # The scanner finds the state machine's own writes, so an empty list below means something.
+    assert len(_writes_status(ast.parse((ROOT / "tickets" / "models.py").read_text()))) >= 5
+    offenders = []
+    for path in ROOT.glob("*/**/*.py"):
+        relative = path.relative_to(ROOT)
+        if (
+            relative.parts[0] in {".venv", ".data", "bench"}
+            or "tests" in relative.parts
+            or "migrations" in relative.parts
+        ):
+            continue
+        if relative == Path("tickets/models.py"):
+            continue
+        offenders += [f"{relative}:{line}" for line in _writes_status(ast.parse(path.read_text()))]
+    assert offenders == []
