@@ -213,7 +213,7 @@ def _parse(content: str | None, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cost(model: str, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:
-    prices = json.loads(settings.LLM_PRICES or "{}")
+    prices = settings.LLM_PRICES  # parsed and checked at start (settings.env_prices)
     if model not in prices or prompt_tokens is None or completion_tokens is None:
         return None
     per_input, per_output = prices[model]

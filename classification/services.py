@@ -330,15 +330,12 @@ def breaker_status() -> dict[str, Any]:
     return {**breaker.status(), "llm_configured": llm.is_configured()}
 
 
-LLMUnavailable = llm.LLMError
-
-
 def llm_configured() -> bool:
     return llm.is_configured()
 
 
 def llm_category(subject: str, body: str) -> str:
     """The LLM's category for one text, straight (no breaker, nothing stored): for `evaluate`.
-    Raises LLMUnavailable when the LLM gives no usable answer."""
+    Raises llm.LLMError when the LLM gives no usable answer."""
     categories, teams = llm_choices()
     return llm.classify(subject, body, "", categories, teams).category

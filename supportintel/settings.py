@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -50,6 +51,20 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+def env_prices(name: str, default: str) -> dict[str, tuple[float, float]]:
+    """USD per million tokens by model, given as JSON: {"model": [input, output], ...}."""
+    raw = os.environ.get(name) or default
+    try:
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict) and all(isinstance(pair, list) and len(pair) == 2 for pair in parsed.values()):
+            return {str(model): (float(pair[0]), float(pair[1])) for model, pair in parsed.items()}
+    except (ValueError, TypeError):
+        pass
+    raise ImproperlyConfigured(
+        f'{name} must be JSON like {{"model": [input, output]}} (USD per 1M tokens), got {raw!r}'
+    )
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -320,7 +335,7 @@ LLM_MASK_PII = env_bool("LLM_MASK_PII", True)
 LLM_MAX_PROMPT_CHARS = env_int("LLM_MAX_PROMPT_CHARS", 6000)
 LLM_DAILY_TOKEN_BUDGET = env_int("LLM_DAILY_TOKEN_BUDGET", 0)  # 0: no budget
 # USD per million tokens, {"model": [input, output]}; models not listed get no cost estimate.
-LLM_PRICES = env_str("LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6], "gpt-4.1-mini": [0.4, 1.6], "gpt-4o": [2.5, 10]}')
+LLM_PRICES = env_prices("LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6], "gpt-4.1-mini": [0.4, 1.6], "gpt-4o": [2.5, 10]}')
 LLM_BREAKER_FAIL_MAX = env_int("LLM_BREAKER_FAIL_MAX", 5)
 LLM_BREAKER_RESET_SECONDS = env_float("LLM_BREAKER_RESET_SECONDS", 60.0)
 # Where every process shares the breaker's state: Redis when REDIS_URL is set, else the database.
@@ -330,7 +345,6 @@ if LLM_BREAKER_STORAGE not in ("redis", "database"):
 if LLM_BREAKER_STORAGE == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("LLM_BREAKER_STORAGE=redis needs REDIS_URL")
 LLM_RECOVERY_BATCH_SIZE = env_int("LLM_RECOVERY_BATCH_SIZE", 50)
-LLM_RECOVERY_INTERVAL_SECONDS = env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120)
 if LLM_RESPONSE_FORMAT not in ("json_schema", "json_object"):
     raise ImproperlyConfigured("LLM_RESPONSE_FORMAT must be json_schema or json_object")
 

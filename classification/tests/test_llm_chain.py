@@ -28,7 +28,7 @@ def _classify(subject: str = "Refund", body: str = "I was charged twice, please 
 
 
 def test_a_healthy_call_is_stored_with_source_llm_and_its_usage(fake_llm, settings):
-    settings.LLM_PRICES = json.dumps({"fake-classifier": [1.0, 2.0]})
+    settings.LLM_PRICES = {"fake-classifier": (1.0, 2.0)}
     row = _classify()
     ticket = row.ticket
     ticket.refresh_from_db()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from classification import keywords, rules, services
+from classification import keywords, llm, rules, services
 from classification.evaluation import (
     EvaluationError,
     LabeledTicket,
@@ -29,7 +29,7 @@ def _llm_classifier(row: LabeledTicket) -> str:
     # A failed call is a wrong answer, not a crash: the report says how often the LLM got it right.
     try:
         return services.llm_category(row.subject, row.body)
-    except services.LLMUnavailable:
+    except llm.LLMError:
         return "(llm error)"
 
 
