@@ -33,6 +33,7 @@ def browser() -> Iterator[Any]:
     # are ordinary synchronous calls.
     from playwright.sync_api import sync_playwright
 
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
@@ -43,7 +44,10 @@ def browser() -> Iterator[Any]:
             yield browser
             browser.close()
     finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

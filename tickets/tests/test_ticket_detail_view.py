@@ -132,4 +132,6 @@ def test_detail_query_count_is_bounded(agent_client, classified_ticket, django_a
     for _ in range(5):
         ClassificationFactory.create(ticket=classified_ticket, priority="low", risk=0.1, confidence=0.3)
     with django_assert_max_num_queries(10):
-        agent_client.get(f"/tickets/{classified_ticket.pk}/")
+        response = agent_client.get(f"/tickets/{classified_ticket.pk}/")
+    assert response.status_code == 200
+    assert len(response.context["history"]) == classified_ticket.classifications.count() == 6
