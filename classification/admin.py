@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from classification import rules
 from classification.keywords import KeywordError, parse_term
-from classification.models import Category, Classification, WorkerHeartbeat
+from classification.models import Category, Classification
 
 
 def _format_keywords(entries: list[dict[str, Any]]) -> str:
@@ -107,17 +107,3 @@ class ClassificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Classification | None = None) -> bool:
         return False  # history is append-only; corrections are new rows
-
-
-@admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    """Which Celery workers are running; rows are written by the workers themselves."""
-
-    list_display = ("hostname", "pid", "started_at", "seen_at")
-    ordering = ("-seen_at",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: WorkerHeartbeat | None = None) -> bool:
-        return False

@@ -109,19 +109,6 @@ class Classification(models.Model):
         return f"{self.source}:{self.category} for ticket {self.ticket_id}"
 
 
-class WorkerHeartbeat(models.Model):
-    """One row per running Celery worker, refreshed every few seconds; `/readyz` and the dashboard
-    count the workers seen recently. Kept in the database so it is shared in every configuration."""
-
-    hostname = models.CharField(max_length=255, unique=True)
-    pid = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"{self.hostname} (pid {self.pid})"
-
-
 class BreakerState(models.Model):
     """A circuit breaker's shared state when it lives in the database (the embedded default: no Redis).
     One row per breaker, changed only by single conditional UPDATEs (`F("fail_counter") + 1`, a trial

@@ -6,9 +6,9 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from classification import heartbeat
 from supportintel import publishing
 from supportintel.celery_app import app as celery_app
+from workers import heartbeat
 
 logger = logging.getLogger(__name__)
 

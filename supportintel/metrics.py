@@ -22,11 +22,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from classification import heartbeat
 from classification import services as classification
 from classification.models import Classification
 from tickets import stats
 from tickets.models import Source, Status, Ticket
+from workers import heartbeat
 
 # LLM latency quantiles are taken over the calls of this recent window (at most LATENCY_SAMPLE of them).
 LATENCY_WINDOW = timedelta(minutes=15)

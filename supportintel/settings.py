@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tickets",
     "classification",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -130,7 +131,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tickets.context_processors.breaker",
+                "classification.context_processors.breaker",
             ],
         },
     },

@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from classification.taxonomy import category_choices, team_choices
 from tickets.models import Channel, Priority, Sentiment, Source, Status, Ticket
-from tickets.taxonomy import category_choices, team_choices
 
 
 class TicketFilter(django_filters.FilterSet):

@@ -4,8 +4,8 @@ from typing import Any
 
 from django import forms
 
+from classification.taxonomy import active_category_choices, team_choices
 from tickets.models import Priority, Sentiment, Ticket
-from tickets.taxonomy import active_category_choices, team_choices
 
 SORTS = {
     "newest": ("-created", "-id"),

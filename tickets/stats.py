@@ -12,8 +12,8 @@ from django.db import connection
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
-from classification import heartbeat
 from tickets.models import Priority, Sentiment, Source, Status, Ticket
+from workers import heartbeat
 
 HIGH_RISK = 0.7
 # Below this many rows PostgreSQL's estimate is too rough; an exact count is cheap there anyway.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from classification.models import WorkerHeartbeat
 from conftest import wait_for
 from tickets.models import Status, Ticket
+from workers.models import WorkerHeartbeat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from classification import heartbeat
 from supportintel.celery_app import app as celery_app
+from workers import heartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,10 +8,11 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from classification import heartbeat, services
+from classification import services
 from classification.models import Classification
 from supportintel.metrics import quantile
 from tickets.tests.factories import TicketFactory
+from workers import heartbeat
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from classification import heartbeat
 from tickets import stats
 from tickets.tests.factories import TicketFactory
+from workers import heartbeat
 
 pytestmark = pytest.mark.django_db
 

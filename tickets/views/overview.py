@@ -4,9 +4,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from classification.taxonomy import category_choices
 from supportintel.http import AuthenticatedHttpRequest
 from tickets import stats
-from tickets.taxonomy import category_choices
 from tickets.views.common import agent_required
 
 

@@ -1,14 +1,18 @@
-"""Choices that come from the taxonomy, for forms and filters. Reads Category rows through the app
-registry, so `tickets` keeps no import of `classification`."""
+"""Choices that come from the taxonomy, for the dashboard's forms and the filters the API shares with it.
+
+Dependencies point one way: ticket models at the bottom, classification above them (it imports
+`tickets.models`), and the ticket UI and API (views, forms, filters, serializers) on top, importing both."""
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.conf import settings
+from django.db.models import QuerySet
+
+from classification.models import Category
 
 
-def _categories():
-    return apps.get_model("classification", "Category").objects.order_by("position", "slug")
+def _categories() -> QuerySet[Category]:
+    return Category.objects.order_by("position", "slug")
 
 
 def category_choices() -> list[tuple[str, str]]:

@@ -9,5 +9,5 @@ from classification.services import breaker_status
 
 
 def breaker(request: HttpRequest) -> dict[str, Any]:
-    """The LLM breaker's state for the header of every page; read only if a template uses it."""
+    """The LLM breaker's state for the header of every dashboard page; read only if a template uses it."""
     return {"breaker": SimpleLazyObject(breaker_status)}

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from classification.models import WorkerHeartbeat
 from supportintel.outages import OutageLog
+from workers.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 

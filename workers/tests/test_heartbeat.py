@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from classification import heartbeat
-from classification.models import WorkerHeartbeat
 from conftest import wait_for
+from workers import heartbeat
+from workers.models import WorkerHeartbeat
 
 
 @pytest.mark.django_db
@@ -51,6 +51,6 @@ def test_the_heart_thread_prunes_dead_workers_beats_until_stopped_and_then_remov
 @pytest.mark.django_db
 def test_admin_lists_workers_read_only(admin_client):
     heartbeat.beat("celery@box", pid=7, started_at=timezone.now())
-    listing = admin_client.get("/admin/classification/workerheartbeat/")
+    listing = admin_client.get("/admin/workers/workerheartbeat/")
     assert listing.status_code == 200 and "celery@box" in listing.content.decode()
-    assert admin_client.get("/admin/classification/workerheartbeat/add/").status_code == 403
+    assert admin_client.get("/admin/workers/workerheartbeat/add/").status_code == 403
