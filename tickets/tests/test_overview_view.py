@@ -24,7 +24,10 @@ def test_stats_fragment_is_the_partial_alone(agent_client):
     response = agent_client.get("/stats/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="stats"') and "<html" not in html
-    assert [t.name for t in response.templates] == ["tickets/partials/stats.html"]
+    assert [t.name for t in response.templates] == [
+        "tickets/partials/stats.html",
+        "tickets/partials/breaker_state.html",
+    ]
 
 
 def test_charts_and_breaker_fragments_render_alone(agent_client):
