@@ -5,17 +5,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import factory.random
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from faker import Faker
 
-from tickets import services
+from tickets import demo, services
 from tickets.models import Ticket
-from tickets.tests.factories import TicketFactory
 
 DEMO_USERNAME = "demo"
 AGENTS_GROUP = "agents"
@@ -26,8 +23,6 @@ AGENT_PERMISSIONS = [
     ("classification", "view_classification"),
     ("classification", "view_category"),
 ]
-# How often each category appears among demo tickets, roughly as in a SaaS/e-commerce inbox.
-MIX = {"technical": 25, "billing": 25, "account": 20, "general": 15, "bug_report": 10, "feature_request": 5}
 
 
 class Command(BaseCommand):
@@ -56,14 +51,11 @@ class Command(BaseCommand):
 
     def _make_tickets(self, count: int, seed: int | None, *, classify: bool) -> list[str]:
         rng = random.Random(seed)
-        if seed is not None:
-            Faker.seed(seed)
-            factory.random.reseed_random(seed)
-        kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
+        kinds = rng.choices(list(demo.MIX), weights=list(demo.MIX.values()), k=count)
         now = timezone.now()
         tickets = [
             # Spread over the last week so the dashboard's charts have a history to show.
-            TicketFactory.build(kind=kind, created=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60)))
+            Ticket(**demo.demo_ticket(kind, rng), created=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60)))
             for kind in kinds
         ]
         with transaction.atomic():
@@ -73,7 +65,7 @@ class Command(BaseCommand):
         return kinds
 
     def _report(self, kinds: list[str], *, classify: bool) -> None:
-        counts = {kind: kinds.count(kind) for kind in MIX if kind in kinds}
+        counts = {kind: kinds.count(kind) for kind in demo.MIX if kind in kinds}
         mix = ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "none"
         action = "enqueued for classification" if classify else "left queued, not enqueued"
         self.stdout.write(self.style.SUCCESS(f"Made {len(kinds)} tickets ({mix}); {action}."))
