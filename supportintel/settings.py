@@ -289,8 +289,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A ticket still queued after this long was probably never published (broker down): the sweep re-enqueues it.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 3)
-# When set, /metrics answers only requests with `Authorization: Bearer <token>` (Prometheus' bearer_token).
+# /metrics answers a staff session, or `Authorization: Bearer <METRICS_TOKEN>` when a token is set
+# (Prometheus' `authorization: {credentials: …}`). METRICS_PUBLIC=1 opens it to anyone: the operator's
+# explicit choice (a scrape network no one else reaches). It is open by default only with DEBUG on, the
+# embedded default `make run` serves on loopback, where it holds counts, never ticket text.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", DEBUG and not METRICS_TOKEN)
+if METRICS_PUBLIC and METRICS_TOKEN:
+    raise ImproperlyConfigured("Set METRICS_TOKEN or METRICS_PUBLIC=1, not both: a public /metrics needs no token")
 # Each worker writes a heartbeat this often; one not seen for three intervals counts as gone.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
