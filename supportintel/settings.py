@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tickets",
     "classification",
 ]
@@ -98,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "supportintel.urls"
@@ -160,6 +164,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttle (django-axes), for the dashboard's and the admin's login alike: after
+# LOGIN_FAILURE_LIMIT failed logins within LOGIN_COOLOFF_MINUTES, that username (from any address) and
+# that address (for any username) are refused, the right password too, until the cool-off has passed
+# since the last counted failure. Tries during a lockout are refused without being counted, so the
+# cool-off is fixed and the attempt rows stay small. A success does not wipe the count (otherwise an
+# attacker with an account of their own could reset their address's count between guesses).
+# Only logins through Django's authenticate() are counted: API tokens and sessions are not logins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "supportintel.client_ip.client_ip"
+AXES_VERBOSE = False  # no banner on every process start; failures are still logged
+# Proxies in front of the app that append the client's address to X-Forwarded-For (a TLS proxy: 1).
+# 0 trusts no header and uses the connection's address, which a client cannot forge.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:overview"
 LOGOUT_REDIRECT_URL = "login"
