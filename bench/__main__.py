@@ -71,6 +71,9 @@ def main() -> None:
     from bench.api import api_figures
 
     figures["api"] = api_figures()
+    from bench.regex import regex_figures
+
+    figures["hostile_text"] = regex_figures()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
