@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "supportintel.middleware.RequestIdMiddleware",
+    # Before anything reads the body: a body over MAX_REQUEST_BYTES gets its 413 from the Content-Length.
+    "supportintel.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -239,6 +241,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["supportintel.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": [
+        "supportintel.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "supportintel.pagination.TicketCursorPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 25),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
