@@ -74,6 +74,10 @@ def main() -> None:
     from bench.breaker import breaker_figures
 
     figures["breaker_microseconds"] = breaker_figures()
+
+    from bench.regex import regex_figures
+
+    figures["hostile_text"] = regex_figures()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

@@ -205,7 +205,10 @@ def main() -> None:
     setup_test_environment()
     call_command("migrate", verbosity=0)
     _fill(ROWS)
-    user, _ = get_user_model().objects.get_or_create(username="bench-scale", defaults={"is_superuser": True})
+    # Staff: /metrics answers a staff session (or the bearer token).
+    user, _ = get_user_model().objects.update_or_create(
+        username="bench-scale", defaults={"is_superuser": True, "is_staff": True}
+    )
     client = Client()
     client.force_login(user)
     figures: dict[str, Any] = {

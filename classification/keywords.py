@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,8 @@ class KeywordError(ValueError):
 
 _TOKEN = re.compile(r"[^\W_]+")
 _TAG = re.compile(r"<[^>]{0,500}>")
-_SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT_OR_STYLE_OPENING = re.compile(r"<(?:(script)|style)\b[^>]{0,500}>", re.IGNORECASE)
+_CLOSING = {"script": re.compile(r"</script\s*>", re.IGNORECASE), "style": re.compile(r"</style\s*>", re.IGNORECASE)}
 _STEM_CACHE: dict[str, str] = {}
 _UNDOUBLE = frozenset("bdgmnprt")
 
@@ -69,11 +70,34 @@ def stems_of(text: str) -> list[str]:
     return [stem(token) for token in _TOKEN.findall(text.lower())]
 
 
+def _drop_scripts_and_styles(text: str) -> str:
+    """Each <script>…</script> and <style>…</style> block replaced by a space. One regex with a lazy
+    `.*?` up to the closing tag would rescan the rest of the text from every opening that is never
+    closed; here a closing tag is looked for once per opening, and a tag whose closing is missing
+    after one opening cannot be closed after a later one either."""
+    pieces: list[str] = []
+    last = position = 0
+    closable = {"script", "style"}
+    while closable:
+        opening = _SCRIPT_OR_STYLE_OPENING.search(text, position)
+        if opening is None:
+            break
+        tag = "script" if opening.group(1) else "style"
+        closing = _CLOSING[tag].search(text, opening.end()) if tag in closable else None
+        if closing is None:
+            closable.discard(tag)
+            position = opening.start() + 1
+            continue
+        pieces += (text[last : opening.start()], " ")
+        last = position = closing.end()
+    return "".join(pieces) + text[last:] if pieces else text
+
+
 def clean_text(text: str) -> str:
     """Plain text for analysis: tags dropped, entities decoded, length bounded."""
     text = text[:MAX_ANALYSED_CHARS]
     if "<" in text:
-        text = _TAG.sub(" ", _SCRIPT_OR_STYLE.sub(" ", text))
+        text = _TAG.sub(" ", _drop_scripts_and_styles(text))
     if "&" in text:
         text = html.unescape(text)
     return text
@@ -378,25 +402,65 @@ def _add_builtin_cues(matcher: _Matcher) -> None:
 # --- entities ----------------------------------------------------------------------------------
 
 _ENTITY_CAP = 10
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Every entity pattern runs on every ticket, and the PII mask on every body sent to the LLM, so each one
+# must take time linear in the text whatever the text is. Two rules keep them so (bench/regex.py measures
+# it): no unbounded run may be scanned from more than one place (an unbounded run after a start that
+# can occur on every character is quadratic: Python's `re` starts over at each position), and no two
+# adjacent quantifiers over the same characters unless the first is possessive (`*+`, `++`; Python 3.11).
+
+# An email: local part, `@`, domain. The leading run is unbounded, so a search may only start where the
+# run starts (the lookbehind), or exactly where the previous match ended (see `email_spans`): those are
+# the only places the plain pattern could match first, so the spans are the plain pattern's spans.
+_EMAIL_LOCAL = "A-Za-z0-9._%+-"
+_EMAIL = re.compile(rf"[{_EMAIL_LOCAL}]+@[A-Za-z0-9.-]+\.[A-Za-z]{{2,}}")
+_EMAIL_AT_RUN_START = re.compile(rf"(?<![{_EMAIL_LOCAL}]){_EMAIL.pattern}")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'()]+", re.IGNORECASE)
 _ORDER = re.compile(
-    r"(?:\border(?:\s+(?:id|number|no\.?|ref))?\s*[:#]?\s*|#)([A-Z0-9][A-Z0-9-]{3,24})\b|\b(ORD-?\d{3,})\b",
+    r"(?:\border(?:\s++(?:id|number|no\.?|ref))?\s*+[:#]?\s*+|#)([A-Z0-9][A-Z0-9-]{3,24})\b|\b(ORD-?\d{3,})\b",
     re.IGNORECASE,
 )
+# After "error" / "error code": a run of code characters with a digit in its first 33, at most 64 long.
 _ERROR_CODE = re.compile(
     r"\b(?:(?:E|ERR|ERROR)[-_]?\d{2,6}|[A-Z]{2,}(?:_[A-Z0-9]+)+|HTTP\s?[45]\d\d|0x[0-9A-Fa-f]{6,8})\b"
-    r"|\berror(?:\s+code)?\s*[:#]?\s*([A-Z0-9_-]*\d[A-Z0-9_-]*)",
+    r"|\berror(?:\s++code)?\s*+[:#]?\s*+((?=[A-Z_-]{0,32}\d)[A-Z0-9_-]{1,64}+)",
     re.IGNORECASE,
 )
 PHONE_RE = re.compile(
     r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{2,4}(?!\w|\.\d)"
 )
+# "12.50 EUR" may start after any comma of "1,2,3,…", so that number is bounded (25 characters).
 _AMOUNT = re.compile(
-    r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|CAD|AUD|dollars?|euros?|pounds?)\b|"
+    r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d{1,2})?|"
+    r"\b\d[\d,]{0,24}+(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|CAD|AUD|dollars?|euros?|pounds?)\b|"
     r"\b(?:USD|EUR|GBP|CAD|AUD)\s?\d[\d,]*(?:\.\d{1,2})?)",
     re.IGNORECASE,
 )
+
+
+def email_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each email address, left to right, as `re.finditer` with the plain pattern would
+    find them, in linear time."""
+    if "@" not in text:
+        return
+    position = 0
+    while True:
+        # A match can start mid-run only where the previous one ended ("a@b.io_c@d.io").
+        found = _EMAIL.match(text, position) or _EMAIL_AT_RUN_START.search(text, position)
+        if found is None:
+            return
+        yield found.span()
+        position = found.end()
+
+
+def mask_emails(text: str, replacement: str) -> str:
+    pieces: list[str] = []
+    last = 0
+    for start, end in email_spans(text):
+        pieces += (text[last:start], replacement)
+        last = end
+    return "".join(pieces) + text[last:] if pieces else text
+
+
 _DIGIT = re.compile(r"\d")
 _CURRENCY_HINT = re.compile(r"[$€£¥]|usd|eur|gbp|cad|aud|dollar|euro|pound", re.IGNORECASE)
 
@@ -427,7 +491,7 @@ def extract_entities(text: str) -> dict[str, list[str]]:
         "urls": [],
     }
     if "@" in text:
-        entities["emails"] = _unique(EMAIL_RE.findall(text))
+        entities["emails"] = _unique(text[start:end] for start, end in email_spans(text))
     lowered = text.lower()
     if "http" in lowered or "www." in lowered:
         entities["urls"] = _unique(_URL.findall(text))

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from classification.api.views import BreakerViewSet, CategoryViewSet
+from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
 
-router = DefaultRouter()
+
+class RootView(APIRootView):
+    """The API's index of endpoints: for users who may read tickets, like the endpoints it lists."""
+
+    permission_classes = [CanViewTickets]
+
+
+class Router(DefaultRouter):
+    APIRootView = RootView
+
+
+router = Router()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("breaker", BreakerViewSet, basename="breaker")

@@ -20,6 +20,7 @@ class Conflict(exceptions.APIException):
 
 
 _INVALID_MESSAGE = "The request is not valid; see details for each field."
+TOO_LARGE_MESSAGE = "The request body is larger than the server accepts; send fewer tickets per request."
 
 
 def _request_id(request: HttpRequest | None) -> str:
@@ -41,12 +42,7 @@ def _message_for(exc: exceptions.APIException, details: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     if isinstance(exc, RequestDataTooBig):
-        body = envelope(
-            "request_too_large",
-            "The request body is larger than the server accepts; send fewer tickets per request.",
-            {},
-            _request_id(request),
-        )
+        body = envelope("request_too_large", TOO_LARGE_MESSAGE, {}, _request_id(request))
         return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

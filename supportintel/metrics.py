@@ -144,9 +144,14 @@ registry.register(SupportIntelCollector())
 
 
 def _authorized(request: HttpRequest) -> bool:
+    """Open when the operator said so (METRICS_PUBLIC); otherwise a staff session or the bearer token."""
+    if settings.METRICS_PUBLIC:
+        return True
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
     token = settings.METRICS_TOKEN
     if not token:
-        return True
+        return False
     given = request.headers.get("Authorization", "")
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
@@ -154,7 +159,10 @@ def _authorized(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
-        response = HttpResponse("metrics need the bearer token set in METRICS_TOKEN\n", status=401)
+        response = HttpResponse(
+            "metrics need a staff session or the bearer token set in METRICS_TOKEN (METRICS_PUBLIC=1 opens them)\n",
+            status=401,
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -28,7 +28,19 @@ class ChangePermissions(ModelPermissions):
 
 
 class CanViewTickets(BasePermission):
-    """For endpoints without a queryset (stats): the same boundary as reading tickets."""
+    """For endpoints without a queryset (the API root, stats, the breaker): the same boundary as
+    reading tickets. A logged-in user without any ticket permission gets 403."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.has_perm("tickets.view_ticket"))
+
+
+class CanViewTaxonomy(BasePermission):
+    """The taxonomy is what tickets are classified into: whoever reads tickets reads it too (an agent
+    needs no permission on categories), and so does whoever may view categories in admin."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.has_perm("tickets.view_ticket") or user.has_perm("classification.view_category")

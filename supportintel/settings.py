@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tickets",
     "classification",
     "workers",
@@ -107,6 +109,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "supportintel.middleware.RequestIdMiddleware",
+    # Before anything reads the body: a body over MAX_REQUEST_BYTES gets its 413 from the Content-Length.
+    "supportintel.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,6 +120,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "supportintel.urls"
@@ -180,6 +186,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttle (django-axes), for the dashboard's and the admin's login alike: after
+# LOGIN_FAILURE_LIMIT failed logins within LOGIN_COOLOFF_MINUTES, that username (from any address) and
+# that address (for any username) are refused, the right password too, until the cool-off has passed
+# since the last counted failure. Tries during a lockout are refused without being counted, so the
+# cool-off is fixed and the attempt rows stay small. A success does not wipe the count (otherwise an
+# attacker with an account of their own could reset their address's count between guesses).
+# Only logins through Django's authenticate() are counted: API tokens and sessions are not logins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "supportintel.client_ip.client_ip"
+AXES_VERBOSE = False  # no banner on every process start; failures are still logged
+# Proxies in front of the app that append the client's address to X-Forwarded-For (a TLS proxy: 1).
+# 0 trusts no header and uses the connection's address, which a client cannot forge.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -216,6 +247,11 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# check --deploy warns (security.W021) while preload is off. Preload is the operator's decision for the
+# whole registrable domain, not this app's: browsers then refuse plain http on every subdomain, it needs
+# a year's max-age and a submission to the preload list, and takes months to undo. So it stays off by
+# default and its warning is silenced on purpose; SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_PRELOAD=1 opts in.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -225,6 +261,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["supportintel.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": [
+        "supportintel.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "supportintel.pagination.TicketCursorPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 25),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -316,8 +357,14 @@ QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 # times (about five minutes of outage with the defaults) before the ticket is marked failed.
 CLASSIFY_MAX_RETRIES = env_int("CLASSIFY_MAX_RETRIES", 32)
 CLASSIFY_RETRY_MAX_DELAY_SECONDS = env_float("CLASSIFY_RETRY_MAX_DELAY_SECONDS", 10.0)
-# When set, /metrics answers only requests with `Authorization: Bearer <token>` (Prometheus' bearer_token).
+# /metrics answers a staff session, or `Authorization: Bearer <METRICS_TOKEN>` when a token is set
+# (Prometheus' `authorization: {credentials: …}`). METRICS_PUBLIC=1 opens it to anyone: the operator's
+# explicit choice (a scrape network no one else reaches). It is open by default only with DEBUG on, the
+# embedded default `make run` serves on loopback, where it holds counts, never ticket text.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", DEBUG and not METRICS_TOKEN)
+if METRICS_PUBLIC and METRICS_TOKEN:
+    raise ImproperlyConfigured("Set METRICS_TOKEN or METRICS_PUBLIC=1, not both: a public /metrics needs no token")
 # Each worker writes a heartbeat this often; one not seen for three intervals counts as gone.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")

@@ -30,12 +30,14 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ("status_changed", *CURRENT_FIELDS, "created", "updated")
     actions = ("retry_failed", "reclassify")
 
-    @admin.action(description="Retry selected failed tickets")
+    # Both actions send tickets back to the workers: they change tickets, so they need `change_ticket`
+    # (without `allowed_permissions` Django offers an action to anyone who may view the list).
+    @admin.action(description="Retry selected failed tickets", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         count = services.requeue_tickets(queryset.values_list("pk", flat=True), only_failed=True)
         self.message_user(request, f"{count} failed tickets queued again.", messages.SUCCESS)
 
-    @admin.action(description="Reclassify selected tickets (keeps human corrections)")
+    @admin.action(description="Reclassify selected tickets (keeps human corrections)", permissions=["change"])
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         count = services.requeue_tickets(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} tickets queued for classification.", messages.SUCCESS)

@@ -106,6 +106,9 @@ def _jsonl_records(handle: TextIO) -> Iterator[Record]:
         except json.JSONDecodeError as error:
             yield number, {}, f"not valid JSON ({error.msg})"
             continue
+        except RecursionError:
+            yield number, {}, "not valid JSON (arrays or objects nested too deeply)"
+            continue
         if isinstance(record, dict):
             yield number, record, None
         else:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,6 +19,7 @@ from tickets.tests.factories import TicketFactory
 from workers import heartbeat
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scrape(client, **headers) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -34,7 +39,7 @@ def _classify(body: str) -> Classification:
     return Classification.objects.filter(ticket=ticket).latest("created")
 
 
-def test_metrics_count_tickets_classifications_fallbacks_and_workers(client, fake_llm, settings):
+def test_metrics_count_tickets_classifications_fallbacks_and_workers(admin_client, fake_llm, settings):
     settings.LLM_BREAKER_FAIL_MAX = 2
     llm_rows = [_classify("I was charged twice, please refund me") for _ in range(3)]
     fake_llm.state.configure({"mode": "error500"})
@@ -45,7 +50,7 @@ def test_metrics_count_tickets_classifications_fallbacks_and_workers(client, fak
     TicketFactory.create(failed=True)
     heartbeat.beat("celery@a", pid=1, started_at=timezone.now())
 
-    m = _scrape(client)
+    m = _scrape(admin_client)
     assert m[("supportintel_tickets_received_total", ())] >= 9
     assert m[("supportintel_tickets", (("status", "classified"),))] == 6
     assert m[("supportintel_tickets", (("status", "queued"),))] == 2
@@ -68,8 +73,8 @@ def test_metrics_count_tickets_classifications_fallbacks_and_workers(client, fak
     assert m[("supportintel_llm_tokens_today", ())] == spent > 0
 
 
-def test_metrics_on_an_empty_database(client):
-    m = _scrape(client)
+def test_metrics_on_an_empty_database(admin_client):
+    m = _scrape(admin_client)
     assert m[("supportintel_tickets_received_total", ())] == 0
     assert m[("supportintel_llm_breaker_state", (("state", "closed"),))] == 1
     assert m[("supportintel_llm_configured", ())] == 0
@@ -81,6 +86,58 @@ def test_metrics_token_when_set(client, settings):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert _scrape(client, HTTP_AUTHORIZATION="Bearer s3cret")[("supportintel_workers", ())] == 0
+
+
+def test_metrics_are_closed_to_anonymous_and_non_staff_users_by_default_in_production(client, agent_client):
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert "supportintel_" not in response.content.decode()
+    assert agent_client.get("/metrics").status_code == 401  # may read tickets, but is not staff
+
+
+def test_a_staff_session_reads_metrics_with_or_without_a_token(admin_client, settings):
+    assert _scrape(admin_client)[("supportintel_workers", ())] == 0
+    settings.METRICS_TOKEN = "s3cret"
+    assert _scrape(admin_client)[("supportintel_workers", ())] == 0
+
+
+def test_metrics_public_opens_them_to_anyone(client, settings):
+    settings.METRICS_PUBLIC = True
+    assert _scrape(client)[("supportintel_workers", ())] == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "public"),
+    [
+        ({"DEBUG": "0"}, False),
+        ({"DEBUG": "0", "METRICS_PUBLIC": "1"}, True),
+        ({"DEBUG": "1"}, True),  # make run: loopback, for trying the product
+        ({"DEBUG": "1", "METRICS_TOKEN": "t"}, False),
+        ({"DEBUG": "1", "METRICS_PUBLIC": "0"}, False),
+    ],
+)
+def test_metrics_are_public_only_when_the_operator_says_so_or_with_debug(env, public):
+    result = _settings_value("METRICS_PUBLIC", env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(public)
+
+
+def test_a_public_metrics_endpoint_with_a_token_is_a_configuration_error():
+    result = _settings_value("METRICS_PUBLIC", {"DEBUG": "0", "METRICS_PUBLIC": "1", "METRICS_TOKEN": "t"})
+    assert result.returncode != 0 and "not both" in result.stderr
+
+
+def _settings_value(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "METRICS_PUBLIC", "METRICS_TOKEN")}
+    clean["DJANGO_SETTINGS_MODULE"] = "supportintel.settings"
+    return subprocess.run(
+        [sys.executable, "-c", f"from django.conf import settings; print(settings.{name})"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_nearest_rank_quantile():

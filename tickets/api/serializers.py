@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
@@ -52,6 +53,49 @@ class TicketSerializer(serializers.ModelSerializer):
         path = reverse("ticket-detail", args=[ticket.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class TicketReceiptSerializer(serializers.ModelSerializer):
+    """What a caller who may create tickets but not read them learns about a ticket already received
+    under the same channel and external id: that it exists, its id and its status, nothing it holds."""
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "status"]
+        read_only_fields = fields
+
+
+# The schema of a ticket already received: the ticket for callers with `tickets.view_ticket`, a
+# receipt (id and status) for the others.
+RECEIVED_TICKET_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/Ticket"},
+        {
+            "type": "object",
+            "description": "For callers without tickets.view_ticket: only the id and the status.",
+            "required": ["id", "status"],
+            "properties": {"id": {"type": "integer"}, "status": {"$ref": "#/components/schemas/StatusEnum"}},
+        },
+    ]
+}
+
+
+@extend_schema_field(RECEIVED_TICKET_SCHEMA)
+class ReceivedTicketField(serializers.JSONField):
+    """A ticket already received, as TicketSerializer or TicketReceiptSerializer rendered it."""
+
+
+class BulkResultSerializer(serializers.Serializer):
+    """The bulk endpoint's answer (documentation: the view renders it)."""
+
+    created = serializers.IntegerField(help_text="Tickets saved by this request.")
+    duplicates = serializers.IntegerField(help_text="Tickets already received under the same channel and external id.")
+    tickets = TicketSerializer(many=True, help_text="The tickets saved, queued for classification.")
+    duplicate_tickets = serializers.ListField(
+        child=ReceivedTicketField(),
+        help_text="The tickets already received: in full for callers with tickets.view_ticket, "
+        "otherwise only their id and status.",
+    )
 
 
 class TicketDetailSerializer(TicketSerializer):

@@ -4,6 +4,7 @@ from typing import cast
 
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,11 +18,14 @@ from supportintel.errors import Conflict
 from supportintel.permissions import CanViewTickets, ChangePermissions
 from tickets import services, stats
 from tickets.api.serializers import (
+    RECEIVED_TICKET_SCHEMA,
+    BulkResultSerializer,
     BulkTicketSerializer,
     CorrectionSerializer,
     ReclassifySerializer,
     TicketCreateSerializer,
     TicketDetailSerializer,
+    TicketReceiptSerializer,
     TicketSerializer,
 )
 from tickets.filters import TicketFilter
@@ -61,20 +65,36 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         data = TicketSerializer(ticket, context=self.get_serializer_context()).data
         return Response(data, status=code, headers={"Location": data["status_url"]})
 
+    def _received_serializer(self) -> type[BaseSerializer]:
+        """How a ticket already received is shown: in full to whoever may read tickets; otherwise only
+        its id and status, so a token that may only create tickets cannot read stored ones by re-sending
+        a known channel and external id."""
+        if self.request.user.has_perm("tickets.view_ticket"):
+            return TicketSerializer
+        return TicketReceiptSerializer
+
     @extend_schema(
         request=TicketCreateSerializer,
         responses={
             202: OpenApiResponse(TicketSerializer, description="Accepted; classification is queued."),
-            200: OpenApiResponse(TicketSerializer, description="Already received (same channel and external_id)."),
+            200: OpenApiResponse(
+                RECEIVED_TICKET_SCHEMA,
+                description="Already received (same channel and external_id): the stored ticket for callers "
+                "with tickets.view_ticket, only its id and status for the others.",
+            ),
         },
     )
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ticket, created = services.create_ticket(serializer.validated_data)
-        return self._ticket_response(ticket, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        if created:
+            return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
+        data = self._received_serializer()(ticket, context=self.get_serializer_context()).data
+        location = request.build_absolute_uri(reverse("ticket-detail", args=[ticket.pk]))
+        return Response(data, status=status.HTTP_200_OK, headers={"Location": location})
 
-    @extend_schema(request=BulkTicketSerializer, responses={202: OpenApiResponse(description="Accepted.")})
+    @extend_schema(request=BulkTicketSerializer, responses={202: BulkResultSerializer})
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
         serializer = BulkTicketSerializer(data=request.data)
@@ -86,7 +106,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
                 "created": len(created),
                 "duplicates": len(duplicates),
                 "tickets": TicketSerializer(created, many=True, context=context).data,
-                "duplicate_tickets": TicketSerializer(duplicates, many=True, context=context).data,
+                "duplicate_tickets": self._received_serializer()(duplicates, many=True, context=context).data,
             },
             status=status.HTTP_202_ACCEPTED,
         )

@@ -110,6 +110,13 @@ def test_a_field_over_pythons_csv_limit_is_a_rejected_row_not_a_crash(tmp_path):
     assert "line 2: body: Ensure this field has no more than 20000 characters." in output
 
 
+def test_a_jsonl_line_nested_past_the_recursion_limit_is_a_rejected_line(tmp_path):
+    path = _write(tmp_path, "tickets.jsonl", ["[" * 100_000, json.dumps({"body": "Where is my parcel?"})])
+    output = _import(path, "--skip-invalid")
+    assert "rejected line 1: row: not valid JSON (arrays or objects nested too deeply)" in output
+    assert list(Ticket.objects.values_list("body", flat=True)) == ["Where is my parcel?"]
+
+
 def test_jsonl_reports_broken_lines_by_number(tmp_path):
     path = _write(
         tmp_path,
