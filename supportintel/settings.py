@@ -232,10 +232,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery. The embedded default uses kombu's filesystem transport: a real broker with no server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# Celery. The embedded default uses `atomicfs://`: kombu's filesystem transport with atomic file hand-offs
+# (supportintel/embedded_broker.py), a real broker with no server that is safe across processes.
+# kombu's own `filesystem://` is not (a consumer can read a message while it is being written).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "atomicfs://")
 CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR", str(DATA_DIR / "broker")))
-if CELERY_BROKER_URL.startswith("filesystem://"):
+if CELERY_BROKER_URL.startswith(("atomicfs://", "filesystem://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
