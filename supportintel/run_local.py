@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.exceptions import ObjectDoesNotExist
+
 logger = logging.getLogger("run_local")
 
 # How long each process may take to finish its current work after Ctrl-C before it is killed.
@@ -36,6 +38,7 @@ RESTART_BACKOFF_MAX_SECONDS = 30.0
 # A child that ran this long before it died did not die young: its back-off starts again from the bottom.
 HEALTHY_AFTER_SECONDS = 60.0
 POLL_SECONDS = 0.5
+CHANGE_PASSWORD = ".venv/bin/python manage.py changepassword demo"
 # The login is announced once the start-up backlog is classified, or this long after the web server answers.
 ANNOUNCE_WAIT_SECONDS = 60.0
 
@@ -142,12 +145,17 @@ def _get_json(url: str) -> dict[str, object] | None:
         return None
 
 
-def _backlog() -> int:
-    """Tickets still waiting for the worker (the seed's, on a first run)."""
+def _django() -> None:
+    """The launcher reads the product's database for its announcement (never writes it)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportintel.settings")
     django.setup()
+
+
+def _backlog() -> int:
+    """Tickets still waiting for the worker (the seed's, on a first run)."""
+    _django()
     from django.db import DatabaseError
 
     from tickets.models import Status
@@ -191,15 +199,26 @@ class Announcement:
 
 
 def _login_line() -> str:
-    """Where to log in: the demo login `manage.py seed` created (it keeps the password it generated in
-    DATA_DIR for this, in the embedded default only)."""
+    """Where to log in: the demo login, with the password `manage.py seed` generated (it keeps it in
+    DATA_DIR, in the embedded default only) while that is still the password."""
+    password = _generated_demo_password()
+    if password is not None:
+        return f"log in as 'demo', password '{password}'"
+    return f"log in as 'demo' (to set its password: {CHANGE_PASSWORD})"
+
+
+def _generated_demo_password() -> str | None:
+    _django()
     from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
 
     try:
         password = Path(settings.DEMO_PASSWORD_FILE).read_text().strip()
-    except OSError:
-        return "log in as 'demo' (set its password with: .venv/bin/python manage.py changepassword demo)"
-    return f"log in as 'demo', password '{password}' (as created; changepassword demo changes it)"
+        demo = get_user_model().objects.get(username="demo")
+    except (OSError, DatabaseError, ObjectDoesNotExist):
+        return None
+    return password if demo.check_password(password) else None  # not after `changepassword demo`
 
 
 def _port_is_free(host: str, port: int) -> bool:

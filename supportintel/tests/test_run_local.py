@@ -152,3 +152,19 @@ def test_a_killed_worker_is_restarted_and_classifies_the_next_ticket(tmp_path):
         process.wait(timeout=40)
         for pid in _processes_with(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.django_db
+def test_the_announcement_shows_the_generated_password_only_while_it_is_the_password(settings, tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from supportintel import run_local
+
+    settings.DEMO_PASSWORD_FILE = tmp_path / "demo-password"
+    settings.DEMO_PASSWORD_FILE.write_text("generated-by-seed\n")
+    demo = get_user_model().objects.create_user("demo", password="generated-by-seed")
+    assert run_local._login_line() == "log in as 'demo', password 'generated-by-seed'"
+
+    demo.set_password("chosen-by-its-owner")  # what `manage.py changepassword demo` does
+    demo.save()
+    assert run_local._login_line() == f"log in as 'demo' (to set its password: {run_local.CHANGE_PASSWORD})"
