@@ -33,7 +33,7 @@ $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(VENV)/bin
 	@$(PYTHON) -c 'import secrets; print("# Written once by `make run` for the embedded default; not committed.\n# settings.py reads it (real environment variables win). Production: see .env.example.\nDEBUG=1\nSECRET_KEY=" + secrets.token_urlsafe(50))' > $@
 	@echo "Wrote .env (DEBUG=1 and a generated SECRET_KEY) for manage.py commands."
 
-# The embedded default: SQLite, the filesystem broker, a real worker (with beat) and the web server,
+# The embedded default: SQLite, the embedded broker (atomicfs), a real worker (with beat) and the web server,
 # restarted if one of them dies. Ctrl-C stops them all.
 run: export DEBUG ?= 1
 run: $(VENV)/.base-installed | .env
@@ -42,7 +42,7 @@ run: $(VENV)/.base-installed | .env
 	$(PY) -m supportintel.run_local --host $(HOST) --port $(PORT) --llm "$(LLM)" --fake-llm-port $(FAKE_LLM_PORT)
 
 # Installs the development requirements and runs the whole suite. With DATABASE_URL and REDIS_URL
-# set it runs on PostgreSQL and Redis; otherwise on SQLite and the filesystem broker.
+# set it runs on PostgreSQL and Redis; otherwise on SQLite and the embedded broker.
 test: export ENV_FILE =
 test: export SECRET_KEY ?= insecure-test-only-key
 test: export DATA_DIR ?= $(CURDIR)/.data/test
