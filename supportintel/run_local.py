@@ -6,8 +6,9 @@ they stop all the others — by design, and with no option to restart it. Here a
 ending on an `Unrecoverable error`, an out-of-memory kill) is restarted on its own, after a back-off that
 doubles from 1 s to 30 s while it keeps dying young, with a log line saying so, and the others go on
 serving. This launcher also kills what a dead child leaves behind in its process group (a worker's pool
-processes and its beat) before the restart, so there are never two beats, and once the web server answers
-it prints where to log in, as the last line before the product is ready.
+processes and its beat) before the restart, so there are never two beats, and once the product is ready
+(the web server answers, a worker has reported in, the start-up backlog is classified) it prints where to
+log in, as the last line of the start-up output.
 """
 
 from __future__ import annotations
