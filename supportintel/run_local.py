@@ -223,7 +223,10 @@ def _generated_demo_password() -> str | None:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Nothing listens there. Like the web server, reuse the address, so the connections a previous run
+    left in TIME_WAIT do not count."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -168,3 +168,21 @@ def test_the_announcement_shows_the_generated_password_only_while_it_is_the_pass
     demo.set_password("chosen-by-its-owner")  # what `manage.py changepassword demo` does
     demo.save()
     assert run_local._login_line() == f"log in as 'demo' (to set its password: {run_local.CHANGE_PASSWORD})"
+
+
+def test_a_port_in_use_stops_the_launcher_before_it_starts_anything(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "supportintel.run_local", "--port", str(port)],
+            cwd=ROOT,
+            env=_stack_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in done.stderr
+    assert _processes_with(f"DATA_DIR={tmp_path}") == []
