@@ -153,6 +153,12 @@ def _drain(run_id: str, timeout: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
+def _broker_url() -> str:
+    from django.conf import settings
+
+    return str(settings.CELERY_BROKER_URL)
+
+
 def _stop(launcher: subprocess.Popen[bytes]) -> int:
     launcher.send_signal(signal.SIGINT)  # what Ctrl-C does
     try:
@@ -234,6 +240,7 @@ def main() -> None:
         "when": when,
         "python": platform.python_version(),
         "command": f"make bench-soak SOAK_MINUTES={args.minutes:g} SOAK_RATE={args.rate:g}",
+        "broker": _broker_url(),
         "llm": "none (keyword classifier)" if args.no_llm else "fake LLM server",
         "minutes": round(sending["seconds"] / 60, 1),
         "rate_per_second": args.rate,
