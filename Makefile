@@ -2,12 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# `make run`: where the web server listens (HOST, PORT), LLM=fake to start the fake LLM server too, and
+# its port (FAKE_LLM_PORT), e.g. `make run PORT=8080 LLM=fake`.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 LLM ?=
 FAKE_LLM_PORT ?= 8100
+# `make bench-soak`: how long (minutes) and how many tickets per second.
+SOAK_MINUTES ?= 30
+SOAK_RATE ?= 2
 
-.PHONY: run test lint format bench bench-scale bench-faults prod-smoke clean
+.PHONY: run test lint format bench bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -22,17 +27,23 @@ $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(VENV)/bin
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@ $(VENV)/.base-installed
 
-# The embedded default: SQLite, the filesystem broker, a real worker (with beat) and the web server.
-# Ctrl-C stops them all.
+# The embedded default's settings, written once and never committed: settings.py reads this file, so
+# every `.venv/bin/python manage.py …` command works without prefixes. Real environment variables win.
+.env:
+	@$(PYTHON) -c 'import secrets; print("# Written once by `make run` for the embedded default; not committed.\n# settings.py reads it (real environment variables win). Production: see .env.example.\nDEBUG=1\nSECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote .env (DEBUG=1 and a generated SECRET_KEY) for manage.py commands."
+
+# The embedded default: SQLite, the embedded broker (atomicfs), a real worker (with beat) and the web server,
+# restarted if one of them dies. Ctrl-C stops them all.
 run: export DEBUG ?= 1
-run: $(VENV)/.base-installed
+run: $(VENV)/.base-installed | .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed --if-empty --count 60
-	@echo "Support Intel on http://$(HOST):$(PORT)/  (API: /api/v1/, admin: /admin/). Ctrl-C stops it."
 	$(PY) -m supportintel.run_local --host $(HOST) --port $(PORT) --llm "$(LLM)" --fake-llm-port $(FAKE_LLM_PORT)
 
 # Installs the development requirements and runs the whole suite. With DATABASE_URL and REDIS_URL
-# set it runs on PostgreSQL and Redis; otherwise on SQLite and the filesystem broker.
+# set it runs on PostgreSQL and Redis; otherwise on SQLite and the embedded broker.
+test: export ENV_FILE =
 test: export SECRET_KEY ?= insecure-test-only-key
 test: export DATA_DIR ?= $(CURDIR)/.data/test
 # Production settings, except what needs TLS or collectstatic: the test servers speak plain http.
@@ -46,6 +57,7 @@ test: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+lint: export ENV_FILE =
 lint: export SECRET_KEY ?= insecure-lint-only-key
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -56,6 +68,7 @@ format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+bench: export ENV_FILE =
 bench: export SECRET_KEY ?= insecure-bench-only-key
 bench: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench: export SECURE_SSL_REDIRECT ?= 0
@@ -65,6 +78,7 @@ bench: $(VENV)/.dev-installed
 
 # Dashboard and API latency at a million tickets, on a SQLite file of its own (filled once, a few
 # minutes), or on a dedicated PostgreSQL database: make bench-scale BENCH_DB=postgresql://…/supportintel_bench
+bench-scale: export ENV_FILE =
 bench-scale: export SECRET_KEY ?= insecure-bench-only-key
 bench-scale: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-scale: export SQLITE_PATH = $(CURDIR)/.data/bench/scale.sqlite3
@@ -92,6 +106,15 @@ prod-smoke:
 	psql "$(dir $(PROD_DATABASE_URL))postgres" -q -c "DROP DATABASE IF EXISTS $(notdir $(PROD_DATABASE_URL))" -c "CREATE DATABASE $(notdir $(PROD_DATABASE_URL))"
 	redis-cli -u "$(PROD_REDIS_URL)" flushdb > /dev/null
 	$(PROD_VENV)/bin/python .ci/production_smoke.py "$(PROD_DATABASE_URL)" "$(PROD_REDIS_URL)"
+
+# A soak of `make run`'s stack (launcher, web, worker with beat, the fake LLM) on a DATA_DIR of its own:
+# a steady stream of tickets, then what was sent, accepted, classified, lost, and how often a process died.
+# Results in bench/results/soak-*.json. Ports: PORT and FAKE_LLM_PORT.
+bench-soak: export ENV_FILE =
+bench-soak: export SECRET_KEY ?= insecure-bench-only-key
+bench-soak: $(VENV)/.dev-installed
+	env -u REDIS_URL -u DATABASE_URL -u CELERY_BROKER_URL $(PY) -m bench.soak --minutes $(SOAK_MINUTES) \
+		--rate $(SOAK_RATE) --host $(HOST) --port $(PORT) --fake-llm-port $(FAKE_LLM_PORT)
 
 clean:
 	rm -rf $(VENV) .data staticfiles

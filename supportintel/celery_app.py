@@ -5,15 +5,18 @@ from pathlib import Path
 
 from celery import Celery
 
+from supportintel import embedded_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportintel.settings")
 
+embedded_broker.register()  # `atomicfs://`, the embedded default's broker
 app = Celery("supportintel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
 def ensure_broker_folders() -> None:
-    """The filesystem transport needs its folders to exist before anyone publishes or consumes."""
+    """The filesystem transports need their folders to exist before anyone publishes or consumes."""
     options = app.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if key in options:

@@ -12,10 +12,20 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A local `.env` file (`make run` writes one once, with DEBUG=1 and a generated SECRET_KEY) gives every
+# command — `manage.py seed`, `changepassword`, the worker — the same settings without prefixes. Variables
+# already in the environment win over it. ENV_FILE names another file, or none when set empty (`make test`
+# does, so the suite never depends on a developer's file). Without it and without SECRET_KEY, a process
+# with DEBUG off refuses to start (below).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -85,6 +95,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")))
+# `manage.py seed` keeps the demo password it generates here when DEBUG is on, so that `make run` can
+# print the login again once the server answers.
+DEMO_PASSWORD_FILE = DATA_DIR / "demo-password"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -293,10 +306,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery. The embedded default uses kombu's filesystem transport: a real broker with no server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# Celery. The embedded default uses `atomicfs://`: kombu's filesystem transport with atomic file hand-offs
+# (supportintel/embedded_broker.py), a real broker with no server that is safe across processes.
+# kombu's own `filesystem://` is not (a consumer can read a message while it is being written).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "atomicfs://")
 CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR", str(DATA_DIR / "broker")))
-if CELERY_BROKER_URL.startswith("filesystem://"):
+if CELERY_BROKER_URL.startswith(("atomicfs://", "filesystem://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from django.utils import timezone
 
 from supportintel.celery_app import app as celery_app
@@ -95,6 +96,7 @@ def test_check_deploy_is_clean_with_hsts_preload_chosen():
 
 def test_settings_refuse_to_start_without_secret_key_when_debug_is_off():
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env["ENV_FILE"] = ""  # and no local .env
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
@@ -156,3 +158,15 @@ def test_schema_documents_the_error_envelope_and_the_breaker_as_one_object(tmp_p
     assert breaker == {"$ref": "#/components/schemas/Breaker"}  # one object, not an array
     priority = schema["components"]["schemas"]["Ticket"]["properties"]["priority"]
     assert {"$ref": "#/components/schemas/BlankEnum"} in priority["oneOf"]  # "" until classified
+
+
+def test_compose_restarts_every_process_that_exits():
+    """A worker that ends on an `Unrecoverable error` (kombu's Redis transport can, on a Redis loss) exits;
+    Docker's restart policy, not the health check, is what brings an exited container back."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert {name: services[name].get("restart") for name in ("web", "worker", "beat")} == dict.fromkeys(
+        ("web", "worker", "beat"), "unless-stopped"
+    )
+    worker = services["worker"]
+    assert worker["command"].split()[:3] == ["celery", "-A", "supportintel"]  # celery itself is the container's process
+    assert "inspect ping" in worker["healthcheck"]["test"][1]

@@ -58,3 +58,18 @@ def test_if_empty_leaves_an_existing_database_alone():
     output = _seed("--count", "10", "--if-empty")
     assert Ticket.objects.count() == 2
     assert "not seeding" in output
+
+
+def test_seed_keeps_the_demo_password_for_make_runs_announcement_in_debug_only(settings, tmp_path):
+    settings.DEMO_PASSWORD_FILE = tmp_path / "demo-password"
+    settings.DEBUG = False
+    _seed("--count", "0")
+    assert not settings.DEMO_PASSWORD_FILE.exists()  # production keeps no password anywhere
+
+    get_user_model().objects.filter(username="demo").delete()
+    settings.DEBUG = True
+    output = _seed("--count", "0")
+    kept = settings.DEMO_PASSWORD_FILE.read_text().strip()
+    assert f"password '{kept}'" in output
+    assert get_user_model().objects.get(username="demo").check_password(kept)
+    assert settings.DEMO_PASSWORD_FILE.stat().st_mode & 0o077 == 0  # readable by its owner only

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import random
 import secrets
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandParser
@@ -78,10 +81,27 @@ class Command(BaseCommand):
         if User.objects.filter(username=DEMO_USERNAME).exists():
             self.stdout.write(
                 f"Demo login exists: user '{DEMO_USERNAME}' (password shown when it was created; "
-                f"reset it with: python manage.py changepassword {DEMO_USERNAME})"
+                f"reset it with: {_manage_py()} changepassword {DEMO_USERNAME})"
             )
             return
         password = secrets.token_urlsafe(9)
         user = User.objects.create_superuser(DEMO_USERNAME, "demo@example.com", password)
         user.groups.add(group)
+        if settings.DEBUG:  # the embedded default: `make run` prints the login again once it is up
+            _keep_demo_password(Path(settings.DEMO_PASSWORD_FILE), password)
         self.stdout.write(self.style.SUCCESS(f"Demo login created: user '{DEMO_USERNAME}', password '{password}'"))
+
+
+def _keep_demo_password(path: Path, password: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+
+
+def _manage_py() -> str:
+    """How to run manage.py the way this command was run: `.venv/bin/python manage.py` from the checkout,
+    `python manage.py` in the image."""
+    python = Path(sys.executable)
+    if python.is_relative_to(Path.cwd()):
+        return f"{python.relative_to(Path.cwd())} manage.py"
+    return "python manage.py"
