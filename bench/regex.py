@@ -88,7 +88,7 @@ def _masking(mask: Callable[[str], str], unit: str, length: int) -> Callable[[],
 
 
 def _mask_figures() -> dict[str, Any]:
-    from classification.llm import mask_pii
+    from classification.keywords import mask_pii
 
     after = {name: _median_ms(_masking(mask_pii, unit, MASK_CHARS)) for name, unit in MASK_RUNS.items()}
     dense = {name: _median_ms(_masking(mask_pii, unit, MASK_CHARS)) for name, unit in MASK_DENSE.items()}
@@ -116,16 +116,20 @@ def _entity_figures() -> dict[str, Any]:
             _BEFORE_EMAIL.findall,
             lambda text: list(keywords.email_spans(text)),
         ),
-        "order id: 'order' then spaces": ("order" + " " * size + "!", _BEFORE_ORDER.findall, keywords._ORDER.findall),
+        "order id: 'order' then spaces": (
+            "order" + " " * size + "!",
+            _BEFORE_ORDER.findall,
+            keywords.entities._ORDER.findall,
+        ),
         "amount: '1,1,1,…' then a currency": (
             _repeat("1,", size) + "! usd",
             _BEFORE_AMOUNT.findall,
-            keywords._AMOUNT.findall,
+            keywords.entities._AMOUNT.findall,
         ),
         "script tags never closed": (
             _repeat("<script>", size),
             lambda text: _BEFORE_SCRIPT_OR_STYLE.sub(" ", text),
-            keywords._drop_scripts_and_styles,
+            keywords.text._drop_scripts_and_styles,
         ),
     }
     figures: dict[str, Any] = {"chars": size}

@@ -12,7 +12,6 @@ import copy
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +22,7 @@ import jsonschema
 import openai
 from django.conf import settings
 
-from classification.keywords import PHONE_RE, mask_emails
+from classification.keywords import mask_pii
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ PROMPT_VERSION = "v1"
 PRIORITIES = ["critical", "high", "medium", "low"]
 SENTIMENTS = ["negative", "neutral", "positive"]
 ENTITY_KEYS = ["order_ids", "error_codes", "emails", "phones", "amounts", "urls"]
-_CARD_RE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
 class LLMError(Exception):
@@ -94,33 +92,6 @@ def _client() -> openai.OpenAI:
 
 
 # Doubling a digit in the Luhn sum, then adding the two digits of the result.
-_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-_DIGIT = re.compile(r"\d")
-_NON_DIGIT = re.compile(r"\D")
-
-
-def _luhn_ok(digits: str) -> bool:
-    values = [int(char) for char in reversed(digits)]
-    return (sum(values[0::2]) + sum(_LUHN_DOUBLED[value] for value in values[1::2])) % 10 == 0
-
-
-def _card_or_kept(match: re.Match[str]) -> str:
-    return "[CARD]" if _luhn_ok(_NON_DIGIT.sub("", match.group(0))) else match.group(0)
-
-
-def _phone_or_kept(match: re.Match[str]) -> str:
-    return "[PHONE]" if sum(map(str.isdigit, match.group(0))) >= 8 else match.group(0)
-
-
-def mask_pii(text: str) -> str:
-    """Emails, card numbers and phone numbers are replaced before the text leaves for the LLM. Linear in
-    the text whatever it holds (bench/regex.py measures adversarial bodies)."""
-    text = mask_emails(text, "[EMAIL]")
-    if _DIGIT.search(text) is None:
-        return text
-    return PHONE_RE.sub(_phone_or_kept, _CARD_RE.sub(_card_or_kept, text))
-
-
 def build_schema(categories: list[CategoryChoice], teams: list[str]) -> dict[str, Any]:
     """The response schema: the category enum is the active taxonomy. Kept to the subset every
     structured-output server supports (all required, no numeric bounds); bounds are checked here."""

@@ -70,7 +70,7 @@ def test_a_change_made_by_another_process_is_seen_without_invalidate():
     general = Category.objects.get(slug="general")
     general.keywords = [*general.keywords, {"term": "quuxify", "weight": 5}]
     general.save()
-    assert any(p[3] == "quuxify" for p in rules.current_rules().matcher.words.get("quuxify", []))
+    assert any(p.term == "quuxify" for p in rules.current_rules().matcher.words.get("quuxify", []))
 
 
 def test_a_stored_bad_keyword_never_crashes_classification():
