@@ -5,7 +5,10 @@ from pathlib import Path
 
 from celery import Celery
 
-from supportintel import embedded_broker
+from supportintel import (
+    embedded_broker,
+    logcontext,  # noqa: F401  # connects the signals that carry the request id to tasks
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportintel.settings")
 

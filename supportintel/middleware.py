@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from supportintel import logcontext
 from supportintel.errors import TOO_LARGE_MESSAGE, envelope
 
 # An incoming id is reused only if it is short and plain, so it can go into logs and headers safely.
@@ -22,7 +23,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-Id", "")
         request.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        with logcontext.bound(request_id=request.request_id, request=request):  # type: ignore[attr-defined]
+            response = self.get_response(request)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response
 

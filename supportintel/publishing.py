@@ -14,6 +14,7 @@ frozen broker at once; when all of them are stuck, further calls fail at once in
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -84,7 +85,9 @@ def call(operation: Callable[[], T], *, what: str, timeout: float | None = None)
         if state.in_flight >= _THREADS:
             raise BrokerUnavailable(f"{what}: every broker thread is waiting on the broker")
         state.in_flight += 1
-    future = state.executor.submit(operation)
+    # The caller's log context (its request id) goes with the call: Celery reads it to put the request id
+    # in the message's headers.
+    future = state.executor.submit(contextvars.copy_context().run, operation)
     future.add_done_callback(lambda _: _finished(state))
     try:
         return future.result(timeout=timeout)

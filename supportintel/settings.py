@@ -349,6 +349,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING above (one format for web and workers, with the request and task context),
+# not through Celery's own root-logger setup.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classification.classify_ticket": {"queue": "classification"},
@@ -412,11 +415,25 @@ if LLM_RESPONSE_FORMAT not in ("json_schema", "json_object"):
     raise ImproperlyConfigured("LLM_RESPONSE_FORMAT must be json_schema or json_object")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# plain: one readable line per record; json: one JSON object per line (for a log pipeline). Either way each
+# record carries the request id, ticket id, Celery task id and user it belongs to (supportintel.logcontext).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "supportintel.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s%(context)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(processName)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "processName": "process"},
+            "static_fields": {"service": "supportintel"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -56,6 +56,7 @@ def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
             raise
         return existing, False
     enqueue_classification([ticket.pk])
+    logger.info("ticket %s received (%s)", ticket.pk, ticket.channel)
     return ticket, True
 
 

@@ -131,7 +131,7 @@ def _log_figures(lines: list[str]) -> dict[str, int]:
     return {
         "failed_attempts_logged": sum(" retry: " in line for line in lines),
         "warning_or_worse_lines": sum(
-            any(f"{level}/" in line for level in ("WARNING", "ERROR", "CRITICAL")) for line in lines
+            any(f" {level} " in line for level in ("WARNING", "ERROR", "CRITICAL")) for line in lines
         ),
         "tracebacks_logged": tracebacks,
     }
