@@ -5,8 +5,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit import services as audit
+from audit.models import Action
 from classification import rules
 from classification.keywords import KeywordError, parse_term
 from classification.models import Category, Classification
@@ -82,6 +85,27 @@ class CategoryAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Category, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         rules.invalidate()
+        action = Action.CATEGORY_CHANGED if change else Action.CATEGORY_CREATED
+        audit.record(
+            action,
+            actor=request.user,
+            target=f"category:{obj.slug}",
+            detail={"fields": form.changed_data},
+            request=request,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        slug = obj.slug
+        super().delete_model(request, obj)
+        rules.invalidate()
+        audit.record(Action.CATEGORY_DELETED, actor=request.user, target=f"category:{slug}", request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
+        slugs = list(queryset.values_list("slug", flat=True))
+        super().delete_queryset(request, queryset)
+        rules.invalidate()
+        for slug in slugs:
+            audit.record(Action.CATEGORY_DELETED, actor=request.user, target=f"category:{slug}", request=request)
 
 
 @admin.register(Classification)

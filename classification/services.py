@@ -15,6 +15,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from classification import breaker, keywords, llm, rules
 from classification.models import Category, Classification, FallbackReason
 from tickets.models import Priority, Source, Status, Ticket
@@ -283,6 +285,12 @@ def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> C
     with transaction.atomic():
         classification = Classification.objects.create(ticket=ticket, author=author, created=now, **asdict(outcome))
         Ticket.objects.filter(pk=ticket.pk).correct(now=now, **_current_fields(ticket, outcome))
+        audit.record(
+            Action.TICKET_CORRECTED,
+            actor=author,
+            target=f"ticket:{ticket.pk}",
+            detail={"category": category, "priority": priority, "team": team, "sentiment": outcome.sentiment},
+        )
     ticket.refresh_from_db()
     logger.info("ticket %s corrected by user %s", ticket.pk, author.pk)
     return classification

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from audit.api.views import AuditEntryViewSet
 from classification.api.views import BreakerViewSet, CategoryViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
@@ -24,3 +25,4 @@ router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("breaker", BreakerViewSet, basename="breaker")
 router.register("stats", StatsViewSet, basename="stats")
+router.register("audit", AuditEntryViewSet, basename="audit")

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "tickets",
     "classification",
     "workers",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -34,10 +37,12 @@ class TicketAdmin(admin.ModelAdmin):
     # (without `allowed_permissions` Django offers an action to anyone who may view the list).
     @admin.action(description="Retry selected failed tickets", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        count = services.requeue_tickets(queryset.values_list("pk", flat=True), only_failed=True)
+        count = services.requeue_tickets(
+            list(queryset.values_list("pk", flat=True)), only_failed=True, actor=cast(User, request.user)
+        )
         self.message_user(request, f"{count} failed tickets queued again.", messages.SUCCESS)
 
     @admin.action(description="Reclassify selected tickets (keeps human corrections)", permissions=["change"])
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        count = services.requeue_tickets(queryset.values_list("pk", flat=True))
+        count = services.requeue_tickets(list(queryset.values_list("pk", flat=True)), actor=cast(User, request.user))
         self.message_user(request, f"{count} tickets queued for classification.", messages.SUCCESS)

@@ -6,9 +6,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from classification.tasks import publish_classification
 from tickets.models import INPUT_FIELDS, Status, Ticket
 
@@ -111,9 +114,11 @@ def create_tickets_bulk(rows: Sequence[dict[str, Any]]) -> tuple[list[Ticket], l
     return created, list(duplicates.values())
 
 
-def requeue_tickets(ticket_ids: Iterable[int], *, force: bool = False, only_failed: bool = False) -> int:
+def requeue_tickets(
+    ticket_ids: Iterable[int], *, force: bool = False, only_failed: bool = False, actor: User | None = None
+) -> int:
     """Send tickets back for classification (reclassify, retry). A ticket being classified right now
-    is left alone. Returns how many were queued."""
+    is left alone. Returns how many were queued. With an `actor`, the audit log records who asked."""
     allowed = [Status.FAILED] if only_failed else [Status.FAILED, Status.CLASSIFIED, Status.QUEUED]
     with transaction.atomic():
         ids = list(
@@ -123,5 +128,9 @@ def requeue_tickets(ticket_ids: Iterable[int], *, force: bool = False, only_fail
         )
         Ticket.objects.filter(pk__in=ids).requeue(from_statuses=allowed, clear_error=True)
         enqueue_classification(ids, force=force)
+        if actor is not None and ids:
+            target, detail = audit.tickets_target(ids)
+            action = Action.TICKET_RETRIED if only_failed else Action.TICKET_RECLASSIFIED
+            audit.record(action, actor=actor, target=target, detail={**detail, "force": force})
     logger.info("requeued %d tickets (force=%s)", len(ids), force)
     return len(ids)

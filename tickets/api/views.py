@@ -117,7 +117,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         ticket = self.get_object()
         serializer = ReclassifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.requeue_tickets([ticket.pk], force=serializer.validated_data["force"])
+        services.requeue_tickets([ticket.pk], force=serializer.validated_data["force"], actor=cast(User, request.user))
         ticket.refresh_from_db()
         return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
 
@@ -130,7 +130,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         ticket = self.get_object()
         if ticket.status != Status.FAILED:
             raise Conflict(f"Only failed tickets can be retried; this one is {ticket.status}.", code="not_failed")
-        services.requeue_tickets([ticket.pk], only_failed=True)
+        services.requeue_tickets([ticket.pk], only_failed=True, actor=cast(User, request.user))
         ticket.refresh_from_db()
         return self._ticket_response(ticket, status.HTTP_202_ACCEPTED)
 

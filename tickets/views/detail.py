@@ -93,7 +93,7 @@ def _requeue_response(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 @agent_required("tickets.change_ticket")
 def reclassify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket_for_user(request, pk)
-    services.requeue_tickets([ticket.pk], force=request.POST.get("force") == "1")
+    services.requeue_tickets([ticket.pk], force=request.POST.get("force") == "1", actor=request.user)
     return _requeue_response(request, ticket.pk)
 
 
@@ -101,5 +101,5 @@ def reclassify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @agent_required("tickets.change_ticket")
 def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket_for_user(request, pk)
-    services.requeue_tickets([ticket.pk], only_failed=True)
+    services.requeue_tickets([ticket.pk], only_failed=True, actor=request.user)
     return _requeue_response(request, ticket.pk)

@@ -86,5 +86,5 @@ def failed(request: AuthenticatedHttpRequest) -> HttpResponse:
 @agent_required("tickets.change_ticket")
 def retry_all_failed(request: AuthenticatedHttpRequest) -> HttpResponse:
     ids = Ticket.objects.filter(status=Status.FAILED).order_by("status_changed").values_list("pk", flat=True)
-    services.requeue_tickets(list(ids[:RETRY_ALL_BATCH]), only_failed=True)
+    services.requeue_tickets(list(ids[:RETRY_ALL_BATCH]), only_failed=True, actor=request.user)
     return redirect(reverse("tickets:failed"))
