@@ -122,6 +122,12 @@ class SupportIntelCollector(Collector):
         cost = GaugeMetricFamily("supportintel_llm_cost_usd_today", "Estimated LLM cost since midnight, USD.")
         cost.add_metric([], spent["cost_usd"])
         yield cost
+        budget = GaugeMetricFamily(
+            "supportintel_llm_daily_token_budget",
+            "LLM_DAILY_TOKEN_BUDGET: tokens a day before the keyword fallback (0: none).",
+        )
+        budget.add_metric([], settings.LLM_DAILY_TOKEN_BUDGET)
+        yield budget
 
     def _breaker(self) -> Iterator[Metric]:
         status = classification.breaker_status()
