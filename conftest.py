@@ -39,6 +39,16 @@ def _configured_services_are_reachable() -> None:
             pytest.fail(f"REDIS_URL is set but Redis cannot be reached: {exc}", pytrace=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Every user a test makes has a password; the production hasher (PBKDF2, a million rounds) would cost
+    most of a second each on this machine. The login tests check our behaviour, not the hash's strength."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _llm_guard(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """No LLM unless a test configures one, and never a client pointed beyond loopback."""
