@@ -351,6 +351,15 @@ class Stack:
             time.sleep(0.25)
         raise AssertionError(f"not within {timeout}s; counts: {self._safe_counts()}")
 
+    def classified_ids(self, ids: list[int]) -> Callable[[], bool]:
+        def check() -> bool:
+            rows = self.query(
+                f"SELECT count(*) FROM tickets_ticket WHERE status = 'classified' AND id IN ({','.join(map(str, ids))})"
+            )
+            return rows[0][0] == len(ids)
+
+        return check
+
     def all_classified(self, expected: int) -> Callable[[], bool]:
         return lambda: self.counts().get("classified", 0) >= expected
 
