@@ -89,14 +89,15 @@ def stopped_broker(stack: Stack, *, tickets: int, down_seconds: float, recover_t
     total = tickets + 6
     sent_during = [p.body["id"] for p in during if isinstance(p.body, dict)]
     during_done = stack.wait_until(stack.classified_ids(sent_during), timeout=recover_timeout)
-    drained = stack.wait_until(stack.all_classified(total), timeout=recover_timeout) + (time.monotonic() - back)
+    stack.wait_until(stack.all_classified(total), timeout=recover_timeout)
+    drained = time.monotonic() - back
     return {
         "fault": f"Redis killed for {down_seconds:.0f}s with a backlog of {tickets} and tickets arriving",
         "tickets_sent": total,
         **_post_figures(during),
         **_outcome(stack, total),
         "seconds_until_tickets_sent_during_the_outage_are_classified": round(during_done, 1),
-        "seconds_until_all_classified": round(drained - during_done, 1),
+        "seconds_until_all_classified": round(drained, 1),
     }
 
 
