@@ -3,7 +3,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
+from django.db import close_old_connections
 
 from supportintel import (
     embedded_broker,
@@ -29,3 +30,13 @@ def ensure_broker_folders() -> None:
 @app.on_after_configure.connect
 def _prepare_broker(sender: Celery, **kwargs: object) -> None:
     ensure_broker_folders()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(sender: object = None, **kwargs: object) -> None:
+    # What Django does around each request: drop a connection that broke or outlived DB_CONN_MAX_AGE,
+    # keep the others (CELERY_DB_REUSE_MAX stops Celery's fixup from closing every one, every task).
+    # Not for a task run in the caller's process (`.apply()`): the connection is the caller's.
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()

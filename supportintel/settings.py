@@ -357,6 +357,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classification.classify_ticket": {"queue": "classification"},
 }
+# Celery's Django fixup closes the database connection before and after every task unless this is set,
+# so each ticket paid for a new PostgreSQL connection (a server process forked, the session set up). The
+# worker keeps its connections instead, as the web process does: supportintel.celery_app closes them
+# around each task only when broken or older than DB_CONN_MAX_AGE (and the fixup every 1,000 tasks).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-tickets": {
         "task": "classification.sweep_stuck_tickets",
