@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -54,34 +57,75 @@ class Outcome:
     cost_usd: Decimal | None = None
 
 
-class _ClaimLost(Exception):
-    """Another worker took the ticket over (our claim went stale); our result must not be written."""
-
-
 def _stale_before() -> datetime:
     # A claim older than the hard time limit belongs to a worker that died.
     return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
 
 
-def _claim(ticket_id: int, token: str) -> Ticket | None:
-    # A retry of the same message (same token) takes back its own claim, left behind when its last
-    # attempt failed (e.g. the database went away before the release), instead of waiting for it to go stale.
-    if Ticket.objects.filter(pk=ticket_id).claim(token=token, stale_before=_stale_before()) != 1:
-        return None
-    return Ticket.objects.get(pk=ticket_id)
+# What the chain reads of a ticket, and what persisting needs (never the whole row: no history, no agents' fields).
+_CHAIN_FIELDS = (
+    "subject",
+    "body",
+    "declared_priority",
+    "customer_name",
+    "classification_source",
+    "created",
+    "status_changed",
+)
 
 
-def _release(ticket: Ticket) -> None:
+def _claim(ticket_ids: Sequence[int], token: str) -> tuple[list[Ticket], datetime]:
+    """Claim every claimable ticket of `ticket_ids` in one UPDATE and read them back: the tickets this call
+    holds now (a duplicated message, or one whose tickets another worker holds, gets none) and the claim's time.
+    A retry of the same message (same token) takes back its own claims, left behind when its last attempt
+    failed (e.g. the database went away before the release), instead of waiting for them to go stale."""
+    claimed_at = timezone.now()
+    claimed = Ticket.objects.filter(pk__in=ticket_ids).claim(token=token, stale_before=_stale_before(), now=claimed_at)
+    if not claimed:
+        return [], claimed_at
+    tickets = Ticket.objects.filter(pk__in=ticket_ids).claimed_at(claimed_at).only(*_CHAIN_FIELDS).order_by("pk")
+    return list(tickets), claimed_at
+
+
+def _release(ticket_ids: Sequence[int], claimed_at: datetime) -> None:
     try:
-        Ticket.objects.filter(pk=ticket.pk).release(claimed_at=ticket.status_changed)
+        Ticket.objects.filter(pk__in=ticket_ids).release(claimed_at=claimed_at)
     except DatabaseError:
-        # The database is what failed: the retry takes its own claim back, and the sweep a dead one.
-        logger.debug("ticket %s: claim not released (database unavailable)", ticket.pk)
+        # The database is what failed: the retry takes its own claims back, and the sweep a dead one's.
+        logger.debug("tickets %s: claims not released (database unavailable)", list(ticket_ids))
 
 
-def keyword_outcome(ticket: Ticket, reason: str, detail: str = "") -> Outcome:
+class _Chain:
+    """What every ticket of one chunk shares, read once per chunk rather than once per ticket: the keyword
+    rules (their freshness check is a query), the taxonomy as the LLM sees it, and the daily budget."""
+
+    def __init__(self) -> None:
+        self._rules: keywords.RuleSet | None = None
+        self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
+        self._over_budget: bool | None = None
+
+    @property
+    def rules(self) -> keywords.RuleSet:
+        if self._rules is None:
+            self._rules = rules.current_rules()
+        return self._rules
+
+    @property
+    def llm_choices(self) -> tuple[list[llm.CategoryChoice], list[str]]:
+        if self._choices is None:
+            self._choices = llm_choices()
+        return self._choices
+
+    @property
+    def over_budget(self) -> bool:
+        if self._over_budget is None:
+            self._over_budget = _over_budget()
+        return self._over_budget
+
+
+def keyword_outcome(ticket: Ticket, reason: str, detail: str = "", rule_set: keywords.RuleSet | None = None) -> Outcome:
     result = keywords.classify(
-        rules.current_rules(),
+        rule_set or rules.current_rules(),
         ticket.subject,
         ticket.body,
         declared_priority=ticket.declared_priority,
@@ -140,14 +184,14 @@ def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice]) ->
     )
 
 
-def _run_chain(ticket: Ticket) -> Outcome:
+def _run_chain(ticket: Ticket, chain: _Chain) -> Outcome:
     """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
     classifier answers at once and the outcome says why."""
     if not llm.is_configured():
-        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED)
-    if _over_budget():
-        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent")
-    categories, teams = llm_choices()
+        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED, rule_set=chain.rules)
+    if chain.over_budget:
+        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain.rules)
+    categories, teams = chain.llm_choices
     try:
         result = breaker.call(
             lambda: llm.classify(ticket.subject, ticket.body, ticket.declared_priority, categories, teams)
@@ -156,11 +200,11 @@ def _run_chain(ticket: Ticket) -> Outcome:
         cause = breaker.original_error(exc)
         if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
             logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
-            return keyword_outcome(ticket, cause.reason, str(cause))
-        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc))
+            return keyword_outcome(ticket, cause.reason, str(cause), chain.rules)
+        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain.rules)
     except llm.LLMError as exc:
         logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
-        return keyword_outcome(ticket, exc.reason, str(exc))
+        return keyword_outcome(ticket, exc.reason, str(exc), chain.rules)
     return _llm_outcome(result, categories)
 
 
@@ -181,59 +225,134 @@ def _current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _persist(ticket: Ticket, outcome: Outcome) -> Classification:
+def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> list[Classification]:
+    """One transaction for any number of tickets: lock the ones whose claim is still ours, insert their
+    history rows in one INSERT and their current fields in one UPDATE. A ticket whose claim was taken over
+    meanwhile (corrected by a person, or taken by another worker after ours went stale) gets nothing."""
     now = timezone.now()
     with transaction.atomic():
-        classification = Classification.objects.create(ticket=ticket, created=now, **asdict(outcome))
-        updated = Ticket.objects.filter(pk=ticket.pk).complete(
-            claimed_at=ticket.status_changed, now=now, **_current_fields(ticket, outcome)
+        claimed = Ticket.objects.filter(pk__in=[ticket.pk for ticket, _ in results]).claimed_at(claimed_at)
+        ours = set(claimed.select_for_update().order_by("pk").values_list("pk", flat=True))
+        kept = [(ticket, outcome) for ticket, outcome in results if ticket.pk in ours]
+        current = {ticket.pk: _current_fields(ticket, outcome) for ticket, outcome in kept}
+        rows = Classification.objects.bulk_create(
+            [Classification(ticket=ticket, created=now, **vars(outcome)) for ticket, outcome in kept]
         )
-        if updated != 1:
-            raise _ClaimLost
-    return classification
+        Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
+    for ticket, _ in results:
+        if ticket.pk not in ours:
+            logger.warning("ticket %s: claim taken over (corrected, or by another worker); result dropped", ticket.pk)
+    return rows
+
+
+@dataclass
+class ChunkResult:
+    """What `classify_tickets` did: the history rows it stored, and the tickets it gave back unfinished
+    (its time ran out) for the caller to publish again."""
+
+    classified: list[Classification] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+
+
+def _log_chunk(ticket_ids: Sequence[int], rows: list[Classification], kept: int) -> None:
+    if len(ticket_ids) == 1 and len(rows) == 1:
+        row = rows[0]
+        logger.info(
+            "ticket %s classified: source=%s category=%s reason=%s",
+            row.ticket_id,
+            row.source,
+            row.category,
+            row.fallback_reason or "-",
+        )
+        return
+    sources = Counter(row.source for row in rows)
+    by_source = " ".join(f"{source}={n}" for source, n in sorted(sources.items())) or "none"
+    logger.info(
+        "%d of %d tickets classified (%s), %d kept their human correction; ids %s..%s",
+        len(rows),
+        len(ticket_ids),
+        by_source,
+        kept,
+        min(ticket_ids),
+        max(ticket_ids),
+    )
+
+
+def classify_tickets(
+    ticket_ids: Sequence[int], *, force: bool = False, claim_token: str = "", deadline: float | None = None
+) -> ChunkResult:
+    """Classify a chunk of tickets: claim them all in one UPDATE (each ticket claimed or not on its own),
+    run the chain for each, and store each result with its history row, written together in one
+    transaction (every second at least, so slow LLM answers are not held back by the rest of the chunk).
+    Safe to run twice: tickets already classified, or held by another worker, are not claimed again.
+    A human correction wins: without `force` such a ticket keeps it and no automatic result is stored.
+    `claim_token` (the task message's id) lets a retry of the same message take back its own claims.
+    Past `deadline` (time.monotonic()), the tickets not started yet are released and returned."""
+    ticket_ids = list(ticket_ids)
+    tickets, claimed_at = _claim(ticket_ids, claim_token)
+    result = ChunkResult()
+    if not tickets:
+        logger.info("tickets %s: nothing to claim (missing, done, or being classified)", ticket_ids[:10])
+        return result
+    kept = [t.pk for t in tickets if t.is_human_corrected and not force]
+    if kept:
+        Ticket.objects.filter(pk__in=kept).keep_classified(claimed_at=claimed_at)
+        logger.info("tickets %s: human correction kept", kept[:10])
+    todo = [t for t in tickets if t.pk not in set(kept)]
+    try:
+        result.classified, result.released = _classify_claimed(todo, claimed_at, deadline)
+    except BaseException:
+        _release([t.pk for t in todo], claimed_at)
+        raise
+    _log_chunk(ticket_ids, result.classified, len(kept))
+    return result
+
+
+# Results are written at least this often while a chunk is classified, so a ticket's answer is not held
+# back by slow LLM calls for the rest of its chunk.
+_PERSIST_EVERY_SECONDS = 1.0
+
+
+def _classify_claimed(
+    tickets: list[Ticket], claimed_at: datetime, deadline: float | None
+) -> tuple[list[Classification], list[int]]:
+    chain = _Chain()
+    stored: list[Classification] = []
+    pending: list[tuple[Ticket, Outcome]] = []
+    written = time.monotonic()
+    for index, ticket in enumerate(tickets):
+        if deadline is not None and time.monotonic() > deadline:
+            rest = [t.pk for t in tickets[index:]]
+            _release(rest, claimed_at)
+            logger.warning("%d tickets released unfinished: the task's time limit is near", len(rest))
+            stored += _persist(claimed_at, pending) if pending else []
+            return stored, rest
+        pending.append((ticket, _run_chain(ticket, chain)))
+        if time.monotonic() - written >= _PERSIST_EVERY_SECONDS:
+            stored += _persist(claimed_at, pending)
+            pending, written = [], time.monotonic()
+    if pending:
+        stored += _persist(claimed_at, pending)
+    return stored, []
 
 
 def classify_ticket(ticket_id: int, *, force: bool = False, claim_token: str = "") -> Classification | None:
-    """Classify one ticket: claim it, run the chain, store the result and the ticket's current fields
-    in one transaction. Safe to run twice: the second run finds nothing to claim and does nothing.
-    A human correction wins: without `force` the ticket keeps it and no automatic result is stored.
-    `claim_token` (the task message's id) lets a retry of the same message take back its own claim."""
-    ticket = _claim(ticket_id, claim_token)
-    if ticket is None:
-        logger.info("ticket %s: nothing to claim (missing, done, or being classified)", ticket_id)
-        return None
-    if ticket.is_human_corrected and not force:
-        Ticket.objects.filter(pk=ticket.pk).keep_classified(claimed_at=ticket.status_changed)
-        logger.info("ticket %s: human correction kept", ticket_id)
-        return None
-    try:
-        outcome = _run_chain(ticket)
-        classification = _persist(ticket, outcome)
-    except _ClaimLost:
-        logger.warning("ticket %s: claim taken over by another worker; result dropped", ticket_id)
-        return None
-    except BaseException:
-        _release(ticket)
-        raise
-    logger.info(
-        "ticket %s classified: source=%s category=%s reason=%s",
-        ticket_id,
-        outcome.source,
-        outcome.category,
-        outcome.fallback_reason or "-",
-    )
-    return classification
+    """Classify one ticket (`classify_tickets` with one id): its history row, or None when there was
+    nothing to claim, a human correction was kept, or the claim was taken over."""
+    rows = classify_tickets([ticket_id], force=force, claim_token=claim_token).classified
+    return rows[0] if rows else None
 
 
-def mark_failed(ticket_id: int, error: str) -> None:
-    """The task gave up on this ticket: keep it, visibly failed, with the error. If the database cannot
-    take that either, the ticket stays queued or claimed and the sweep sends it again later."""
+def mark_failed(ticket_ids: Sequence[int], error: str) -> None:
+    """The task gave up on these tickets: keep the ones not classified by now, visibly failed, with the
+    error. If the database cannot take that either, they stay queued or claimed and the sweep sends them
+    again later."""
     try:
-        Ticket.objects.filter(pk=ticket_id).fail(error)
+        Ticket.objects.filter(pk__in=list(ticket_ids)).fail(error)
     except DatabaseError:
-        logger.warning("ticket %s: could not be marked failed (database unavailable); the sweep retries it", ticket_id)
+        logger.warning("tickets %s: not marked failed (database unavailable); the sweep retries them", ticket_ids)
         return
-    logger.warning("ticket %s failed: %s", ticket_id, error[:200])
+    logger.warning("tickets %s failed: %s", list(ticket_ids)[:10], error[:200])
 
 
 def find_stuck_tickets() -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,12 +37,50 @@ def _retry_delay(retries: int) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
+def _ticket_ids(args: Any, kwargs: Any) -> list[int]:
+    # Both tasks' first argument: one ticket id (classify_ticket) or a chunk of them (classify_tickets).
+    first = args[0] if args else kwargs.get("ticket_ids", kwargs.get("ticket_id"))
+    return [first] if isinstance(first, int) else list(first)
+
+
 class ClassifyTask(DjangoTask):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        # Called once retries are spent (or for an error not worth retrying): the ticket ends failed
-        # with its error visible, ready for a retry from the dashboard, the API or admin.
-        ticket_id = args[0] if args else kwargs.get("ticket_id")
-        services.mark_failed(ticket_id, f"{type(exc).__name__}: {exc}")
+        # Called once retries are spent (or for an error not worth retrying): the tickets not classified
+        # by now end failed with the error visible, ready for a retry from the dashboard, the API or admin.
+        services.mark_failed(_ticket_ids(args, kwargs), f"{type(exc).__name__}: {exc}")
+
+
+def _deadline() -> float:
+    # The threads pool ignores Celery's time limits, so the task keeps its own: it starts no ticket later
+    # than the longest one may take (an LLM call) before the soft limit, and hands the rest back.
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT - settings.LLM_TIMEOUT_SECONDS - 5
+    return time.monotonic() + max(budget, 1.0)
+
+
+def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
+    # Only infrastructure (database) errors are retried; LLM failures are answered by the keyword fallback.
+    # The message's id is the claim token, so a retry of this message takes its own claims back at once.
+    try:
+        result = services.classify_tickets(
+            ticket_ids, force=force, claim_token=task.request.id or "", deadline=_deadline()
+        )
+    except DatabaseError as exc:
+        _database.failed(f"classifying tickets {ticket_ids[:10]}", exc, log_each=False)
+        raise task.retry(exc=exc, countdown=_retry_delay(task.request.retries)) from exc
+    _database.ok()
+    if result.released:
+        publish_classification(result.released, force=force)
+
+
+@shared_task(
+    name="classification.classify_tickets",
+    base=ClassifyTask,
+    bind=True,
+    acks_late=True,
+    max_retries=settings.CLASSIFY_MAX_RETRIES,
+)
+def classify_tickets_task(self: ClassifyTask, ticket_ids: list[int], force: bool = False) -> None:
+    _classify(self, list(ticket_ids), force)
 
 
 @shared_task(
@@ -52,30 +91,33 @@ class ClassifyTask(DjangoTask):
     max_retries=settings.CLASSIFY_MAX_RETRIES,
 )
 def classify_ticket_task(self: ClassifyTask, ticket_id: int, force: bool = False) -> None:
-    # Only infrastructure (database) errors are retried; LLM failures are answered by the keyword fallback.
-    # The message's id is the claim token, so a retry of this message takes its own claim back at once.
-    try:
-        services.classify_ticket(ticket_id, force=force, claim_token=self.request.id or "")
-    except DatabaseError as exc:
-        _database.failed(f"classifying ticket {ticket_id}", exc, log_each=False)
-        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
-    _database.ok()
+    """One ticket per message: what was published before chunks (classify_tickets) existed."""
+    _classify(self, [ticket_id], force)
+
+
+def _chunks(ticket_ids: list[int]) -> list[list[int]]:
+    # With an LLM each ticket has a message of its own: the worker pool's concurrency is then the number
+    # of LLM calls in flight. Without one, the keyword classifier answers a chunk in one claim, one
+    # INSERT and one UPDATE.
+    size = 1 if services.llm_configured() else settings.CLASSIFY_CHUNK_SIZE
+    return [ticket_ids[start : start + size] for start in range(0, len(ticket_ids), size)]
 
 
 def publish_classification(ticket_ids: Sequence[int], *, force: bool = False, timeout: float | None = None) -> int:
-    """Publish one classification message per ticket, within the broker deadline (supportintel.publishing).
-    Tickets whose message did not go out stay `queued`, flagged for the next sweep. Returns how many went."""
+    """Publish classification messages, a chunk of tickets each, within the broker deadline
+    (supportintel.publishing). Tickets whose message did not go out stay `queued`, flagged for the next
+    sweep. Returns how many tickets went."""
     ids = list(ticket_ids)
     kwargs = {"force": True} if force else {}
     sent: list[int] = []
 
     def send() -> None:
-        for ticket_id in ids:
-            classify_ticket_task.apply_async(args=(ticket_id,), kwargs=kwargs)
-            sent.append(ticket_id)
+        for chunk in _chunks(ids):
+            classify_tickets_task.apply_async(args=(chunk,), kwargs=kwargs)
+            sent.extend(chunk)
 
     try:
-        publishing.call(send, what=f"publishing {len(ids)} classification message(s)", timeout=timeout)
+        publishing.call(send, what=f"publishing {len(ids)} tickets for classification", timeout=timeout)
     except publishing.BrokerUnavailable:
         # What the broker thread has not confirmed by now counts as unsent; should it still go out, the
         # sweep sends a second message and the claim makes that one a no-op.

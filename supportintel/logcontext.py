@@ -73,7 +73,10 @@ def _send_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> No
 @signals.task_prerun.connect
 def _bind_task(task_id: str = "", task: Any = None, args: Any = None, kwargs: Any = None, **extra: Any) -> None:
     request = getattr(task, "request", None)
-    ticket_id = (kwargs or {}).get("ticket_id") or (args[0] if args and isinstance(args[0], int) else None)
+    first = args[0] if args else None
+    if isinstance(first, list) and len(first) == 1:  # a chunk of one ticket: the line is about that ticket
+        first = first[0]
+    ticket_id = (kwargs or {}).get("ticket_id") or (first if isinstance(first, int) else None)
     _context.set(
         {
             k: v

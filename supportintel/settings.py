@@ -355,6 +355,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
 }
 # Celery's Django fixup closes the database connection before and after every task unless this is set,
@@ -375,6 +376,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Pipeline.
+# Tickets per classification message when the keyword classifier answers them all (no LLM configured):
+# one claim, one INSERT and one UPDATE per chunk. With an LLM each ticket gets a message of its own, so
+# the worker pool's concurrency is the number of LLM calls in flight.
+CLASSIFY_CHUNK_SIZE = env_int("CLASSIFY_CHUNK_SIZE", 100)
+if not 1 <= CLASSIFY_CHUNK_SIZE <= 1000:
+    raise ImproperlyConfigured("CLASSIFY_CHUNK_SIZE must be between 1 and 1000")
 # A ticket still queued after this long was probably never published (broker down): the sweep re-enqueues it.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300)
 # Database errors while classifying are retried, at most CLASSIFY_RETRY_MAX_DELAY_SECONDS apart, this many

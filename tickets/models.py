@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -98,30 +98,61 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     A claim is identified by its `status_changed` time, so a late writer whose claim was taken over
     changes nothing."""
 
-    def claim(self, *, token: str, stale_before: datetime) -> int:
+    def claim(self, *, token: str, stale_before: datetime, now: datetime | None = None) -> int:
         """Queued tickets, and claims older than `stale_before` (their worker died), become `processing`.
-        `token` (the task message's id) also lets a retry of the same message take its own claim back."""
+        `token` (the task message's id) also lets a retry of the same message take its own claim back.
+        Every row claimed by one call has the same claim time (`now`), which `claimed_at` finds again."""
         claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, status_changed__lt=stale_before)
         if token:
             claimable |= Q(status=Status.PROCESSING, claimed_by=token)
         return self.filter(claimable).update(
-            status=Status.PROCESSING, status_changed=timezone.now(), claimed_by=token, attempts=F("attempts") + 1
+            status=Status.PROCESSING,
+            status_changed=now or timezone.now(),
+            claimed_by=token,
+            attempts=F("attempts") + 1,
         )
 
-    def _claimed_at(self, claimed_at: datetime) -> TicketQuerySet:
+    def claimed_at(self, claimed_at: datetime) -> TicketQuerySet:
+        """The tickets whose claim, taken at `claimed_at`, is still held (not completed, released or taken over)."""
         return self.filter(status=Status.PROCESSING, status_changed=claimed_at)
 
     def release(self, *, claimed_at: datetime) -> int:
         """Give a claim back unfinished: the ticket is queued again."""
-        return self._claimed_at(claimed_at).update(status=Status.QUEUED, status_changed=timezone.now())
+        return self.claimed_at(claimed_at).update(status=Status.QUEUED, status_changed=timezone.now())
 
-    def complete(self, *, claimed_at: datetime, now: datetime, **current: Any) -> int:
-        """Store an automatic classification's current fields, if the claim is still ours."""
-        return self._claimed_at(claimed_at).update(**_classified(now), **current)
+    def complete(self, *, claimed_at: datetime, now: datetime, current: Mapping[int, Mapping[str, Any]]) -> int:
+        """Store automatic classifications' current fields (`current`: ticket id to its fields, the same
+        names for every ticket) on those of the tickets whose claim is still ours. Returns how many changed.
+
+        One UPDATE per ticket, sent together (psycopg pipelines `executemany`: one round trip for a chunk).
+        Not the ORM's bulk_update: its CASE WHEN per field and ticket cost most of a worker's time (72% of
+        a 100-ticket chunk, profiled), and a single UPDATE FROM VALUES needs casts that differ by database."""
+        if current and self.query.has_filters():
+            mine = set(self.values_list("pk", flat=True))
+            current = {pk: fields for pk, fields in current.items() if pk in mine}
+        if not current:
+            return 0
+        db = connections[self.db]
+        quote = db.ops.quote_name
+        classified = _classified(now)
+        columns = [_field(self.model, name) for name in [*classified, *next(iter(current.values()))]]
+        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in columns)
+        sql = (
+            f"UPDATE {quote(self.model._meta.db_table)} SET {assignments} "
+            f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('status_changed')} = %s"
+        )
+        claim = [Status.PROCESSING, _field(self.model, "status_changed").get_db_prep_save(claimed_at, db)]
+        rows = [
+            [*(field.get_db_prep_save({**classified, **fields}[field.name], db) for field in columns), pk, *claim]
+            for pk, fields in current.items()
+        ]
+        with db.cursor() as cursor:
+            cursor.executemany(sql, rows)
+            return cursor.rowcount
 
     def keep_classified(self, *, claimed_at: datetime) -> int:
         """End a claim with the classification the ticket already has (a human correction wins)."""
-        return self._claimed_at(claimed_at).update(status=Status.CLASSIFIED, status_changed=timezone.now())
+        return self.claimed_at(claimed_at).update(status=Status.CLASSIFIED, status_changed=timezone.now())
 
     def correct(self, *, now: datetime, **current: Any) -> int:
         """A person's classification becomes current, whatever state the ticket was in."""
@@ -153,6 +184,12 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         """Their classification message could not be handed to the broker: the next sweep publishes
         them again, without waiting for QUEUED_STALE_SECONDS."""
         return self.filter(status=Status.QUEUED).update(unpublished=True)
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
 
 
 def _classified(now: datetime) -> dict[str, Any]:

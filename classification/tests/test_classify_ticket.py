@@ -68,7 +68,9 @@ def test_classification_row_and_ticket_fields_are_written_in_one_transaction(mon
 
 def test_task_marks_ticket_failed_with_its_error_once_retries_are_spent(monkeypatch):
     ticket = TicketFactory.create()
-    monkeypatch.setattr("classification.services._run_chain", lambda t: (_ for _ in ()).throw(ValueError("boom")))
+    monkeypatch.setattr(
+        "classification.services._run_chain", lambda t, chain: (_ for _ in ()).throw(ValueError("boom"))
+    )
     result = classify_ticket_task.apply(args=(ticket.pk,))
     ticket.refresh_from_db()
     assert result.failed()
@@ -180,7 +182,7 @@ def test_a_database_error_is_retried_soon_with_the_message_id_as_claim_token(mon
     ticket = TicketFactory.create()
     seen = []
 
-    def database_down(ticket_id, *, force=False, claim_token=""):
+    def database_down(ticket_ids, *, force=False, claim_token="", deadline=None):
         seen.append(claim_token)
         raise DatabaseError("connection refused")
 
@@ -190,7 +192,7 @@ def test_a_database_error_is_retried_soon_with_the_message_id_as_claim_token(mon
         retries.append(countdown)
         return exc
 
-    monkeypatch.setattr("classification.services.classify_ticket", database_down)
+    monkeypatch.setattr("classification.services.classify_tickets", database_down)
     monkeypatch.setattr(classify_ticket_task, "retry", retry)
     with pytest.raises(DatabaseError):
         classify_ticket_task.apply(args=(ticket.pk,), task_id="message-9", throw=True)
@@ -213,7 +215,7 @@ def test_marking_failed_with_the_database_down_leaves_the_ticket_for_the_sweep(m
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr("django.db.models.query.QuerySet.update", down)
-    services.mark_failed(ticket.pk, "OperationalError: connection refused")  # does not raise
+    services.mark_failed([ticket.pk], "OperationalError: connection refused")  # does not raise
     monkeypatch.undo()
     ticket.refresh_from_db()
     assert ticket.status == Status.QUEUED

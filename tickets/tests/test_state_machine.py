@@ -33,12 +33,35 @@ def test_completing_needs_the_claim_it_started_from():
     Ticket.objects.filter(pk=ticket.pk).claim(token="a", stale_before=timezone.now())
     ticket.refresh_from_db()
     now = timezone.now()
-    assert Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=now, now=now, category="billing") == 0
-    assert (
-        Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=ticket.status_changed, now=now, category="billing") == 1
-    )
+    current = {ticket.pk: {"category": "billing"}}
+    assert Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=now, now=now, current=current) == 0
+    assert Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=ticket.status_changed, now=now, current=current) == 1
     ticket.refresh_from_db()
     assert (ticket.status, ticket.category, ticket.classified_at, ticket.updated) == ("classified", "billing", now, now)
+
+
+def test_completing_many_gives_each_ticket_its_own_fields_and_skips_lost_claims():
+    ours, other, taken_over = TicketFactory.create_batch(3)
+    claimed_at = timezone.now()
+    ids = [ours.pk, other.pk, taken_over.pk]
+    assert Ticket.objects.filter(pk__in=ids).claim(token="m", stale_before=claimed_at, now=claimed_at) == 3
+    Ticket.objects.filter(pk=taken_over.pk).release(claimed_at=claimed_at)  # no longer ours
+    now = timezone.now()
+    current = {
+        ours.pk: {"category": "billing", "risk": 0.25, "due_at": now},
+        other.pk: {"category": "account", "risk": 0.75, "due_at": now + timedelta(hours=4)},
+        taken_over.pk: {"category": "general", "risk": 0.5, "due_at": now},
+    }
+    assert Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current) == 2
+    assert Ticket.objects.filter(pk=other.pk).complete(claimed_at=claimed_at, now=now, current=current) == 0
+    rows = {t.pk: t for t in Ticket.objects.filter(pk__in=ids)}
+    assert (rows[ours.pk].status, rows[ours.pk].category, rows[ours.pk].risk) == ("classified", "billing", 0.25)
+    assert (rows[other.pk].category, rows[other.pk].due_at, rows[other.pk].classified_at) == (
+        "account",
+        now + timedelta(hours=4),
+        now,
+    )
+    assert (rows[taken_over.pk].status, rows[taken_over.pk].category) == ("queued", "")
 
 
 def test_fail_leaves_a_classified_ticket_alone_and_requeue_only_takes_the_states_given():
