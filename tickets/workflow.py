@@ -67,7 +67,8 @@ def assign(ticket_ids: Sequence[int], assignee: User | None, *, actor: User) -> 
     """Give tickets to `assignee` (None: unassign). Returns the ids that changed hands."""
     now = timezone.now()
     with transaction.atomic():
-        rows = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids))
+        # Lock the tickets only (the previous holder's name comes through an outer join).
+        rows = Ticket.objects.select_for_update(of=("self",)).filter(pk__in=list(ticket_ids))
         rows = rows.filter(assignee__isnull=False) if assignee is None else rows.exclude(assignee=assignee)
         before = list(rows.values_list("pk", "assignee__username"))
         changed = [pk for pk, _ in before]
