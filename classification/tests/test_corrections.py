@@ -32,7 +32,8 @@ def test_many_tickets_corrected_at_once_each_keep_their_own_values(agent, django
         ("billing", "high", "positive", "billing"),
     ]
     assert {t.classification_source for t in current.values()} == {"human"}
-    assert [(current[t.pk].due_at - current[t.pk].created).total_seconds() / 3600 for t in tickets] == [72, 1, 4]
+    due_in_hours = [(current[t.pk].due_at or t.created) - current[t.pk].created for t in tickets]
+    assert [d.total_seconds() / 3600 for d in due_in_hours] == [72, 1, 4]
     history = Classification.objects.filter(source="human").order_by("ticket_id")
     assert [(h.author, h.replaced_category, h.confidence) for h in history] == [
         (agent, "general", 1.0),
