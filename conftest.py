@@ -85,6 +85,22 @@ def _broker_not_known_failing() -> None:
     publishing.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_throttle(settings: Any) -> None:
+    """The API throttle counts requests per user id, and SQLite hands a rolled-back user's id to the next
+    test's user: without this, a test inherits the requests of the tests before it (and gets 429s)."""
+    from django.core.cache import cache
+
+    if not settings.REDIS_URL:
+        cache.clear()
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
+    for key in client.scan_iter(match="supportintel:*throttle_*"):
+        client.delete(key)
+
+
 @pytest.fixture
 def fake_llm(settings: Any) -> Iterator[Any]:
     """The repository's fake OpenAI-compatible server on a free loopback port, over real HTTP."""

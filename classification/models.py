@@ -14,12 +14,12 @@ from tickets.models import Priority, Sentiment, Source, Ticket
 class FallbackReason(models.TextChoices):
     """Why the keyword classifier answered instead of the LLM."""
 
-    NOT_CONFIGURED = "not_configured"
-    BREAKER_OPEN = "breaker_open"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    INVALID_OUTPUT = "invalid_output"
-    OVER_BUDGET = "over_budget"
+    NOT_CONFIGURED = "not_configured", "no LLM configured"
+    BREAKER_OPEN = "breaker_open", "LLM breaker open"
+    TIMEOUT = "timeout", "LLM timed out"
+    ERROR = "error", "LLM error"
+    INVALID_OUTPUT = "invalid_output", "LLM answer off the schema"
+    OVER_BUDGET = "over_budget", "daily LLM budget spent"
 
 
 def validate_keywords(value: Any) -> None:
@@ -94,6 +94,9 @@ class Classification(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A human classification: the category of the automatic answer it replaced (blank if it replaced none).
+    # Same category: a confirmation; another one: a correction, which the overview counts per category.
+    replaced_category = models.CharField(max_length=50, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -15,14 +15,14 @@ import pybreaker
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Sum, Value
 from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
 from classification import breaker, keywords, llm, rules
 from classification.models import Category, Classification, FallbackReason
-from tickets.models import Priority, Source, Status, Ticket
+from tickets.models import SLA, Priority, Source, Status, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -376,42 +376,83 @@ def flag_queued_for_publishing() -> int:
     return Ticket.objects.filter(status=Status.QUEUED, status_changed__lte=timezone.now()).flag_unpublished()
 
 
-def _route(category: str, priority: str) -> str:
-    if priority == Priority.CRITICAL:
-        return settings.ESCALATION_TEAM
-    return Category.objects.get(slug=category).team
-
-
-def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> Classification:
-    """A person's classification: stored as history with its author, and it becomes the ticket's current
-    one. Fields not given keep the ticket's current values; without a team the ticket is routed by its
-    category (critical: escalation)."""
+def _correction(
+    ticket: Ticket, author: User, values: dict[str, str], teams: dict[str, str], now: datetime
+) -> Classification:
+    """A person's classification of one ticket: fields not given keep the ticket's current values; without a
+    team the ticket is routed by its category (critical: escalation)."""
     category = values.get("category") or ticket.category
     priority = values.get("priority") or ticket.priority or Priority.MEDIUM
-    team = values.get("team") or _route(category, priority)
     outcome = Outcome(
         source=Source.HUMAN,
         category=category,
         priority=priority,
         sentiment=values.get("sentiment") or ticket.sentiment or "neutral",
         risk=ticket.risk if ticket.risk is not None else 0.0,
-        team=team,
+        team=values.get("team") or (settings.ESCALATION_TEAM if priority == Priority.CRITICAL else teams[category]),
         confidence=1.0,
         summary=ticket.summary,
         suggested_reply="",
     )
+    automatic = ticket.classification_source in (Source.LLM, Source.KEYWORD)
+    return Classification(
+        ticket=ticket,
+        author=author,
+        created=now,
+        replaced_category=ticket.category if automatic else "",
+        **asdict(outcome),
+    )
+
+
+def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str, str]) -> list[Classification]:
+    """People's classifications of many tickets at once (the list's bulk actions, confirming several in
+    review): one history row each with its author, and each becomes its ticket's current classification.
+    Values not given keep each ticket's own (so confirming keeps everything). Tickets with no category to
+    keep and none given are skipped. One transaction: a bulk insert of the history, then one UPDATE per
+    distinct set of new values, and one audit entry naming every ticket."""
     now = timezone.now()
     with transaction.atomic():
-        classification = Classification.objects.create(ticket=ticket, author=author, created=now, **asdict(outcome))
-        Ticket.objects.filter(pk=ticket.pk).correct(now=now, **_current_fields(ticket, outcome))
-        audit.record(
-            Action.TICKET_CORRECTED,
-            actor=author,
-            target=f"ticket:{ticket.pk}",
-            detail={"category": category, "priority": priority, "team": team, "sentiment": outcome.sentiment},
-        )
+        tickets = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk")
+        teams = dict(Category.objects.values_list("slug", "team"))
+        rows = [
+            _correction(t, author, values, teams, now)
+            for t in tickets
+            if (values.get("category") or t.category) in teams
+        ]
+        Classification.objects.bulk_create(rows)
+        groups: dict[tuple[str, str, str, str], list[int]] = {}
+        for row in rows:
+            groups.setdefault((row.category, row.priority, row.sentiment, row.team), []).append(row.ticket_id)
+        for (category, priority, sentiment, team), ids in groups.items():
+            due = ExpressionWrapper(F("created") + Value(SLA[Priority(priority)]), output_field=DateTimeField())
+            Ticket.objects.filter(pk__in=ids).correct(
+                now=now,
+                category=category,
+                priority=priority,
+                sentiment=sentiment,
+                team=team,
+                confidence=1.0,
+                classification_source=Source.HUMAN,
+                fallback_reason="",
+                due_at=due,
+            )
+        if len(rows) == 1:
+            row = rows[0]
+            detail = {"category": row.category, "priority": row.priority, "team": row.team, "sentiment": row.sentiment}
+            audit.record(Action.TICKET_CORRECTED, actor=author, target=f"ticket:{row.ticket_id}", detail=detail)
+        elif rows:
+            target, detail = audit.tickets_target([row.ticket_id for row in rows])
+            changed = {key: value for key, value in values.items() if value}
+            audit.record(Action.TICKET_CORRECTED, actor=author, target=target, detail={**detail, **changed})
+    logger.info("%d tickets corrected by user %s", len(rows), author.pk)
+    return rows
+
+
+def record_correction(ticket: Ticket, author: User, values: dict[str, str]) -> Classification:
+    """A person's classification of one ticket (`record_corrections` for one): stored as history with its
+    author, it becomes the ticket's current one, and `ticket` is refreshed."""
+    [classification] = record_corrections([ticket.pk], author, values)
     ticket.refresh_from_db()
-    logger.info("ticket %s corrected by user %s", ticket.pk, author.pk)
     return classification
 
 

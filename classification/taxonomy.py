@@ -26,3 +26,16 @@ def active_category_choices() -> list[tuple[str, str]]:
 def team_choices() -> list[tuple[str, str]]:
     teams = set(_categories().values_list("team", flat=True)) | {settings.ESCALATION_TEAM}
     return [(team, team) for team in sorted(teams)]
+
+
+def routed_team(category: str, priority: str) -> str:
+    """The team a ticket of this category and priority is routed to: escalation for critical tickets,
+    otherwise the category's own ('' for a category the taxonomy does not know)."""
+    if priority == "critical":
+        return settings.ESCALATION_TEAM
+    return _categories().filter(slug=category).values_list("team", flat=True).first() or ""
+
+
+def category_labels() -> dict[str, str]:
+    """Slug → name, for showing categories as the forms name them."""
+    return dict(_categories().values_list("slug", "name"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -68,8 +71,40 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+# The dashboard's error page reloads itself this often while the database is unreachable.
+RETRY_SECONDS = 10
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
+    """The API answers its envelope; the dashboard a page that says what is wrong. When the database is
+    what failed (down, restarting, unreachable), that page is a 503 that reloads itself every RETRY_SECONDS,
+    so the agent's screen comes back on its own. The page reads nothing from the database."""
+    error = sys.exc_info()[1]
+    database_down = isinstance(error, DatabaseError)
     if request.path.startswith("/api/"):
+        if database_down:
+            body = envelope(
+                "service_unavailable", "The database is unreachable; try again shortly.", {}, _request_id(request)
+            )
+            return JsonResponse(body, status=503, headers={"Retry-After": str(RETRY_SECONDS)})
         body = envelope("server_error", "Something went wrong on our side.", {}, _request_id(request))
         return JsonResponse(body, status=500)
-    return defaults.server_error(request)
+    if database_down:
+        context = {
+            "title": "The database is unreachable",
+            "message": "Support Intel cannot reach its database right now, so this page cannot show tickets.",
+            "retry_seconds": RETRY_SECONDS,
+        }
+        status = 503
+    else:
+        context = {
+            "title": "Something went wrong",
+            "message": "This page failed on our side. It was logged.",
+            "retry_seconds": 0,
+        }
+        status = 500
+    html = loader.get_template("500.html").render({**context, "request_id": _request_id(request)})
+    response = HttpResponse(html, status=status)
+    if database_down:
+        response["Retry-After"] = str(RETRY_SECONDS)
+    return response

@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "classification.context_processors.breaker",
+                "classification.context_processors.taxonomy",
             ],
         },
     },
@@ -304,6 +305,8 @@ SPECTACULAR_SETTINGS = {
         "PriorityEnum": "tickets.models.Priority",
         "SentimentEnum": "tickets.models.Sentiment",
         "SourceEnum": "tickets.models.Source",
+        "WorkStateEnum": "tickets.models.WorkState",
+        "StateFilterEnum": "tickets.filters.STATE_CHOICES",
     },
 }
 
@@ -401,6 +404,8 @@ WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
 # The needs-review view lists automatic classifications below this confidence (and all keyword ones).
 REVIEW_CONFIDENCE_BELOW = env_float("REVIEW_CONFIDENCE_BELOW", 0.6)
+# The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 
 # LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
 # key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.

@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -41,9 +42,28 @@ class Sentiment(models.TextChoices):
 
 
 class Source(models.TextChoices):
-    LLM = "llm"
-    KEYWORD = "keyword"
-    HUMAN = "human"
+    LLM = "llm", "LLM"
+    KEYWORD = "keyword", "Keyword rules"
+    HUMAN = "human", "Human"
+
+
+class WorkState(models.TextChoices):
+    """Where the agents are with a ticket, beside the pipeline's `status`: open (to do), pending (waiting
+    on the customer or someone else), resolved (done; a resolved ticket can be reopened)."""
+
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+
+
+# The default views show these: resolved tickets leave them.
+ACTIVE_STATES = (WorkState.OPEN, WorkState.PENDING)
+# The working states a ticket may move to from each state. A resolved ticket is reopened (back to open).
+STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    WorkState.OPEN: (WorkState.PENDING, WorkState.RESOLVED),
+    WorkState.PENDING: (WorkState.OPEN, WorkState.RESOLVED),
+    WorkState.RESOLVED: (WorkState.OPEN,),
+}
 
 
 # Priority → SLA: the time within which a first answer is due.
@@ -123,6 +143,7 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     def complete(self, *, claimed_at: datetime, now: datetime, current: Mapping[int, Mapping[str, Any]]) -> int:
         """Store automatic classifications' current fields (`current`: ticket id to its fields, the same
         names for every ticket) on those of the tickets whose claim is still ours. Returns how many changed.
+        The first one also stamps `first_classified_at` (the overview's time to classify).
 
         One UPDATE per ticket, sent together (psycopg pipelines `executemany`: one round trip for a chunk).
         Not the ORM's bulk_update: its CASE WHEN per field and ticket cost most of a worker's time (72% of
@@ -137,13 +158,21 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         classified = _classified(now)
         columns = [_field(self.model, name) for name in [*classified, *next(iter(current.values()))]]
         assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in columns)
+        first = quote("first_classified_at")
+        assignments += f", {first} = COALESCE({first}, %s)"
         sql = (
             f"UPDATE {quote(self.model._meta.db_table)} SET {assignments} "
             f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('status_changed')} = %s"
         )
+        stamp = _field(self.model, "first_classified_at").get_db_prep_save(now, db)
         claim = [Status.PROCESSING, _field(self.model, "status_changed").get_db_prep_save(claimed_at, db)]
         rows = [
-            [*(field.get_db_prep_save({**classified, **fields}[field.name], db) for field in columns), pk, *claim]
+            [
+                *(field.get_db_prep_save({**classified, **fields}[field.name], db) for field in columns),
+                stamp,
+                pk,
+                *claim,
+            ]
             for pk, fields in current.items()
         ]
         with db.cursor() as cursor:
@@ -179,6 +208,24 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
             | Q(status=Status.QUEUED, status_changed__lt=queued_before)
             | Q(status=Status.PROCESSING, status_changed__lt=stale_before)
         )
+
+    def move_to_state(self, state: str, *, by: Any, now: datetime) -> int:
+        """The working state (open, pending, resolved): only tickets for which STATE_TRANSITIONS allows the
+        move change, so a ticket resolved by one agent while another marks it pending ends in one state."""
+        allowed_from = [source for source, targets in STATE_TRANSITIONS.items() if state in targets]
+        return self.filter(state__in=allowed_from).update(
+            state=state, state_changed=now, state_changed_by=by, updated=now
+        )
+
+    def assign(self, assignee: Any, *, now: datetime) -> int:
+        """Give tickets to an agent (None: unassigned); tickets already theirs are left alone."""
+        if assignee is None:
+            return self.filter(assignee__isnull=False).update(assignee=None, updated=now)
+        return self.exclude(assignee=assignee).update(assignee=assignee, updated=now)
+
+    def active(self) -> TicketQuerySet:
+        """Open or pending: what the default views show."""
+        return self.filter(state__in=ACTIVE_STATES)
 
     def flag_unpublished(self) -> int:
         """Their classification message could not be handed to the broker: the next sweep publishes
@@ -228,7 +275,23 @@ class Ticket(models.Model):
     fallback_reason = models.CharField(max_length=20, blank=True)
     summary = models.TextField(blank=True)
     classified_at = models.DateTimeField(null=True, blank=True)
+    # When the first automatic classification was stored (the overview's time to classify).
+    first_classified_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
+
+    # The agents' side: the working state, who holds the ticket, and who last changed its state.
+    state = models.CharField(max_length=10, choices=WorkState.choices, default=WorkState.OPEN)
+    state_changed = models.DateTimeField(null=True, blank=True)
+    state_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
 
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
@@ -269,6 +332,14 @@ class Ticket(models.Model):
             models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
             # The sweep's other half: tickets whose publish failed (a handful, only during broker outages).
             models.Index(fields=["status"], condition=Q(unpublished=True), name="ticket_unpublished_idx"),
+            # The dashboard's default list (open and pending tickets, newest first) once most are resolved.
+            models.Index(fields=["-created", "-id"], condition=Q(state__in=ACTIVE_STATES), name="ticket_active_idx"),
+            # SLA: overdue and due-soon open tickets, and the list sorted by due time.
+            models.Index(fields=["due_at"], condition=Q(state__in=ACTIVE_STATES), name="ticket_active_due_idx"),
+            # "My tickets" and the assignee filter, newest first.
+            models.Index(fields=["assignee", "-created"], name="ticket_assignee_created_idx"),
+            # The working-state filter (resolved tickets, pending ones), newest first.
+            models.Index(fields=["state", "-created"], name="ticket_state_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -280,3 +351,66 @@ class Ticket(models.Model):
 
     def sla_due(self, priority: str) -> datetime:
         return self.created + SLA[Priority(priority)]
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_active and self.due_at is not None and self.due_at < timezone.now()
+
+
+class TicketChange(models.Model):
+    """One change an agent made to a ticket's working side (its state or its assignee), as rows the way
+    helpdesk pairs a follow-up with its changes: field, old value, new value, who and when."""
+
+    class Field(models.TextChoices):
+        STATE = "state", "State"
+        ASSIGNEE = "assignee", "Assignee"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=20, choices=Field.choices)
+    old_value = models.CharField(max_length=150, blank=True)
+    new_value = models.CharField(max_length=150, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # A ticket's activity on its detail page, newest first.
+            models.Index(fields=["ticket", "-created"], name="ticketchange_ticket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.field} {self.old_value or '-'} -> {self.new_value or '-'}"
+
+
+class AgentProfile(models.Model):
+    """What the dashboard knows of an agent beyond the login: the team whose unassigned tickets are theirs
+    to pick up."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
+    team = models.CharField(max_length=50, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.team or 'no team'})"
+
+
+class SavedView(models.Model):
+    """A named set of list filters, kept per user; a shared one is offered to every agent."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80)
+    # The list's query string (filters and sort, validated when saved), e.g. "state=open&priority=high".
+    query = models.CharField(max_length=1000, blank=True)
+    shared = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="savedview_unique_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name

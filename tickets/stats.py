@@ -1,23 +1,34 @@
-"""The dashboard's numbers. Every query is bounded: by a time window on the indexed `created` column,
-or by a small status (queued, processing, failed). The total uses PostgreSQL's row estimate instead of
-COUNT(*) over a million rows."""
+"""The dashboard's numbers, for the overview page and `GET /api/v1/stats/` alike.
+
+Two kinds: figures about now (tickets by status, queue depth, open work, overdue tickets), and figures
+over a period (today, 7 or 30 days, or custom dates): what was received, who classified it, how fast, how
+often people corrected it, and the charts. Every query is bounded: by the period on the indexed `created`
+column, by a small status (queued, processing, failed), or by a cap (open work counts stop at `CAP`). The
+total uses PostgreSQL's row estimate instead of COUNT(*) over a million rows."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Avg, Count, Q
-from django.utils import timezone
+from django.db.models import Avg, Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import formats, timezone
 
-from tickets.models import Priority, Sentiment, Source, Status, Ticket
+from classification.models import Classification
+from tickets.models import ACTIVE_STATES, Priority, Sentiment, Source, Status, Ticket
 from workers import heartbeat
 
 HIGH_RISK = 0.7
 # Below this many rows PostgreSQL's estimate is too rough; an exact count is cheap there anyway.
 EXACT_COUNT_BELOW = 100_000
+# Counts of open work stop here: the page says "10,000+" rather than counting a million open tickets.
+CAP = 10_000
+# Time to classify is measured over at most this many of the period's newest classified tickets.
+TIME_TO_CLASSIFY_SAMPLE = 20_000
+AUTOMATIC = [Source.LLM, Source.KEYWORD]
 
 
 def estimated_total() -> int:
@@ -30,6 +41,11 @@ def estimated_total() -> int:
     return Ticket.objects.count()
 
 
+def capped_count(queryset: QuerySet[Any], cap: int) -> int:
+    """COUNT over at most `cap` rows (a LIMIT inside the count), so a huge backlog costs no more than `cap`."""
+    return queryset.values("pk")[:cap].count()
+
+
 @dataclass(frozen=True)
 class Bar:
     label: str
@@ -37,8 +53,66 @@ class Bar:
     css: str = ""
 
 
-def _since(hours: int) -> datetime:
-    return timezone.now() - timedelta(hours=hours)
+@dataclass(frozen=True)
+class Period:
+    """Whole days in the server's time zone, `first` to `last` inclusive. A single day is charted per hour,
+    longer periods per day."""
+
+    key: str
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first, time.min))
+
+    @property
+    def end(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
+
+    @property
+    def hourly(self) -> bool:
+        return self.first == self.last
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def label(self) -> str:
+        if self.key == "today":
+            return "Today"
+        if self.key in ("7d", "30d"):
+            return f"Last {self.days} days"
+        if self.hourly:
+            return formats.date_format(self.first, "j M Y")
+        return f"{formats.date_format(self.first, 'j M')} – {formats.date_format(self.last, 'j M Y')}"
+
+    def buckets(self) -> list[tuple[datetime, str]]:
+        """(start, label) of each hour or day of the period, oldest first."""
+        if self.hourly:
+            return [(self.start + timedelta(hours=h), f"{h:02d}:00") for h in range(24)]
+        days = [self.first + timedelta(days=d) for d in range(self.days)]
+        fmt = "D j" if self.days <= 14 else "j M"
+        return [(timezone.make_aware(datetime.combine(d, time.min)), formats.date_format(d, fmt)) for d in days]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "range": self.key,
+            "first_day": self.first.isoformat(),
+            "last_day": self.last.isoformat(),
+            "label": self.label,
+            "step": "hour" if self.hourly else "day",
+        }
+
+
+def default_period() -> Period:
+    today = timezone.localdate()
+    return Period("7d", today - timedelta(days=6), today)
+
+
+def _window(period: Period) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(created__gte=period.start, created__lt=period.end)
 
 
 def status_counts() -> dict[str, int]:
@@ -56,76 +130,159 @@ def status_counts() -> dict[str, int]:
     return counts
 
 
-def recent_summary(hours: int = 24) -> dict[str, Any]:
-    """LLM vs keyword share, average confidence and high-risk count over the recent window."""
-    recent = Ticket.objects.filter(created__gte=_since(hours), status=Status.CLASSIFIED)
-    figures = recent.aggregate(
-        n=Count("id"),
-        llm=Count("id", filter=Q(classification_source=Source.LLM)),
-        keyword=Count("id", filter=Q(classification_source=Source.KEYWORD)),
-        human=Count("id", filter=Q(classification_source=Source.HUMAN)),
-        confidence=Avg("confidence"),
-        high_risk=Count("id", filter=Q(risk__gte=HIGH_RISK)),
+def open_work() -> dict[str, int]:
+    """Open or pending tickets, those without an assignee, and those past their SLA due time (each capped)."""
+    active = Ticket.objects.filter(state__in=ACTIVE_STATES)
+    return {
+        "open": capped_count(active, CAP),
+        "unassigned": capped_count(active.filter(assignee__isnull=True), CAP),
+        "overdue": capped_count(active.filter(due_at__lt=timezone.now()), CAP),
+        "cap": CAP,
+    }
+
+
+def _seconds(values: list[float], share: float) -> float:
+    return round(values[min(len(values) - 1, int(share * len(values)))], 1)
+
+
+def time_to_classify(period: Period) -> dict[str, Any]:
+    """From receipt to the first automatic classification: median and 90th percentile in seconds, over the
+    period's newest classified tickets (at most TIME_TO_CLASSIFY_SAMPLE)."""
+    pairs = (
+        _window(period)
+        .filter(first_classified_at__isnull=False)
+        .order_by("-created")
+        .values_list("created", "first_classified_at")[:TIME_TO_CLASSIFY_SAMPLE]
+    )
+    waits = sorted(max(0.0, (done - received).total_seconds()) for received, done in pairs if done is not None)
+    if not waits:
+        return {"n": 0, "median_seconds": None, "p90_seconds": None, "sampled": False}
+    return {
+        "n": len(waits),
+        "median_seconds": round(statistics.median(waits), 1),
+        "p90_seconds": _seconds(waits, 0.9),
+        "sampled": len(waits) == TIME_TO_CLASSIFY_SAMPLE,
+    }
+
+
+def corrections(period: Period, categories: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Per category: automatic answers in the period, and how many people changed to another category
+    (corrected) or kept (confirmed). A high corrected share is where the classifier is weakest."""
+    rows = Classification.objects.filter(created__gte=period.start, created__lt=period.end)
+    automatic: dict[str, int] = dict(
+        rows.filter(source__in=AUTOMATIC).values_list("category").annotate(n=Count("*")).order_by()
+    )
+    human: dict[str, dict[str, Any]] = {
+        row["replaced_category"]: dict(row)
+        for row in rows.filter(source=Source.HUMAN)
+        .exclude(replaced_category="")
+        .values("replaced_category")
+        .annotate(
+            corrected=Count("id", filter=~Q(category=F("replaced_category"))),
+            confirmed=Count("id", filter=Q(category=F("replaced_category"))),
+        )
+        .order_by()
+    }
+    figures = []
+    for slug, name in categories:
+        answers = automatic.get(slug, 0)
+        corrected = human.get(slug, {}).get("corrected", 0)
+        figures.append(
+            {
+                "category": slug,
+                "label": name,
+                "automatic": answers,
+                "corrected": corrected,
+                "confirmed": human.get(slug, {}).get("confirmed", 0),
+                "corrected_share": round(100 * corrected / answers) if answers else None,
+            }
+        )
+    return figures
+
+
+def period_summary(period: Period) -> dict[str, Any]:
+    """What the period's tickets were: received, classified by whom, confidence, high risk, time to classify."""
+    classified = Q(status=Status.CLASSIFIED)
+    figures = _window(period).aggregate(
+        received=Count("id"),
+        classified=Count("id", filter=classified),
+        llm=Count("id", filter=classified & Q(classification_source=Source.LLM)),
+        keyword=Count("id", filter=classified & Q(classification_source=Source.KEYWORD)),
+        human=Count("id", filter=classified & Q(classification_source=Source.HUMAN)),
+        confidence=Avg("confidence", filter=classified),
+        high_risk=Count("id", filter=classified & Q(risk__gte=HIGH_RISK)),
+        resolved=Count("id", filter=Q(state="resolved")),
     )
     automatic = figures["llm"] + figures["keyword"]
     figures["llm_share"] = round(100 * figures["llm"] / automatic) if automatic else None
     figures["keyword_share"] = 100 - figures["llm_share"] if automatic else None
+    figures["time_to_classify"] = time_to_classify(period)
     return figures
 
 
-def _week_groups(since: datetime) -> list[tuple[str, str, str, int]]:
-    """(category, priority, sentiment, count) over the window: one scan serves three charts."""
-    return list(
-        Ticket.objects.filter(created__gte=since, status=Status.CLASSIFIED)
-        .values_list("category", "priority", "sentiment")
-        .annotate(n=Count("*"))  # COUNT(*), not COUNT(id): PostgreSQL can then answer from the covering index
+def _bars(counts: dict[str, int], order: list[tuple[str, str]], css_prefix: str) -> list[Bar]:
+    known = {key for key, _ in order}
+    extra = [(key, key) for key in sorted(counts) if key and key not in known]
+    return [Bar(label, counts.get(key, 0), f"{css_prefix}{key}") for key, label in [*order, *extra]]
+
+
+def charts(period: Period, categories: list[tuple[str, str]]) -> dict[str, Any]:
+    """Every chart of the period from one grouped scan of its tickets: volume per hour or day, a trend line
+    per category, and the split by category, priority and sentiment. The bucket is a CASE over the bucket
+    boundaries (no per-row date function, which SQLite would run in Python), so it is the same on both
+    databases and follows the server's time zone."""
+    buckets = period.buckets()
+    bucket = Case(
+        *[When(created__lt=start, then=Value(index - 1)) for index, (start, _) in enumerate(buckets) if index > 0],
+        default=Value(len(buckets) - 1),
+        output_field=IntegerField(),
+    )
+    groups = (
+        _window(period)
+        .annotate(bucket=bucket)
+        .values_list("bucket", "category", "priority", "sentiment")
+        .annotate(n=Count("*"))
         .order_by()
     )
-
-
-def _bars(groups: list[tuple[str, str, str, int]], column: int, order: list[str], css_prefix: str) -> list[Bar]:
-    counts: dict[str, int] = {}
-    for row in groups:
-        label = str(row[column])
-        counts[label] = counts.get(label, 0) + row[3]
-    labels = order + sorted(label for label in counts if label not in order and label)
-    return [Bar(label or "—", counts.get(label, 0), f"{css_prefix}{label}") for label in labels]
-
-
-def _volume(step: timedelta, buckets: int, fmt: str) -> list[Bar]:
-    """Tickets received per bucket, oldest first: conditional counts in one query over the indexed
-    `created` range (no per-row date function, which SQLite would run in Python)."""
-    now = timezone.localtime()
-    if step >= timedelta(days=1):
-        last = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    else:
-        last = now.replace(minute=0, second=0, microsecond=0)
-    starts = [last - step * (buckets - 1 - index) for index in range(buckets)]
-    counts = Ticket.objects.filter(created__gte=starts[0]).aggregate(
-        **{
-            f"b{i}": Count("id", filter=Q(created__gte=start, created__lt=start + step))
-            for i, start in enumerate(starts)
-        }
-    )
-    return [Bar(start.strftime(fmt), counts[f"b{i}"]) for i, start in enumerate(starts)]
-
-
-def charts(category_order: list[str]) -> dict[str, list[Bar]]:
-    groups = _week_groups(_since(24 * 7))
+    volume = [0] * len(buckets)
+    trends: dict[str, list[int]] = {slug: [0] * len(buckets) for slug, _ in categories}
+    by_category: dict[str, int] = {}
+    by_priority: dict[str, int] = {}
+    by_sentiment: dict[str, int] = {}
+    for index, category, priority, sentiment, n in groups:
+        volume[index] += n
+        if category:
+            trends.setdefault(category, [0] * len(buckets))[index] += n
+            by_category[category] = by_category.get(category, 0) + n
+        if priority:
+            by_priority[priority] = by_priority.get(priority, 0) + n
+        if sentiment:
+            by_sentiment[sentiment] = by_sentiment.get(sentiment, 0) + n
+    names = dict(categories)
     return {
-        "categories": _bars(groups, 0, category_order, "cat-"),
-        "priorities": _bars(groups, 1, [p.value for p in Priority], "prio-"),
-        "sentiments": _bars(groups, 2, [s.value for s in Sentiment], "sent-"),
-        "per_hour": _volume(timedelta(hours=1), 24, "%H:00"),
-        "per_day": _volume(timedelta(days=1), 7, "%a %d"),
+        "volume": [Bar(label, volume[index]) for index, (_, label) in enumerate(buckets)],
+        "bucket_labels": [label for _, label in buckets],
+        "trends": [
+            {"category": slug, "label": names.get(slug, slug), "values": values}
+            for slug, values in trends.items()
+            if slug in names or any(values)
+        ],
+        "categories": _bars(by_category, categories, "cat-"),
+        "priorities": _bars(by_priority, list(Priority.choices), "prio-"),
+        "sentiments": _bars(by_sentiment, list(Sentiment.choices), "sent-"),
+        "corrections": corrections(period, categories),
     }
 
 
-def overview() -> dict[str, Any]:
+def overview(period: Period | None = None) -> dict[str, Any]:
+    """The overview's cards: now (status counts, queue, workers, open work) and over the period."""
+    period = period or default_period()
     counts = status_counts()
     return {
         "counts": counts,
         "queue_depth": counts[Status.QUEUED] + counts[Status.PROCESSING],
         "workers": len(heartbeat.alive()),
-        "recent": recent_summary(),
+        "work": open_work(),
+        "period": period.as_dict(),
+        "summary": period_summary(period),
     }

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from classification import services
-from classification.tasks import classify_ticket_task
+from classification.tasks import classify_tickets_task
 from supportintel import publishing
 from tickets.models import Ticket
 
@@ -27,7 +27,7 @@ def broker_raises(monkeypatch):
         calls.append(args)
         raise RuntimeError("the broker library broke in an unexpected way")
 
-    monkeypatch.setattr(classify_ticket_task, "apply_async", apply_async)
+    monkeypatch.setattr(classify_tickets_task, "apply_async", apply_async)
     return calls
 
 
@@ -42,7 +42,7 @@ def broker_hangs(monkeypatch, settings):
         calls.append(args)
         release.wait(30)
 
-    monkeypatch.setattr(classify_ticket_task, "apply_async", apply_async)
+    monkeypatch.setattr(classify_tickets_task, "apply_async", apply_async)
     yield calls
     release.set()
 

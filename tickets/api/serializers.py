@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
 from classification.models import Category
-from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Source, Ticket
+from tickets import workflow
+from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Source, Ticket, WorkState
 
 # One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
 BULK_MAX_TICKETS = 1000
@@ -36,6 +37,12 @@ class TicketSerializer(serializers.ModelSerializer):
     sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, read_only=True)
     classification_source = serializers.ChoiceField(choices=Source.choices, allow_blank=True, read_only=True)
     customer_email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
+    assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="The agent's username, or null."
+    )
+    state_changed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Ticket
@@ -43,6 +50,10 @@ class TicketSerializer(serializers.ModelSerializer):
             "id",
             *(name for name in INPUT_FIELDS if name != "body"),
             *CURRENT_FIELDS,
+            "state",
+            "state_changed",
+            "state_changed_by",
+            "assignee",
             "created",
             "updated",
             "status_url",
@@ -116,6 +127,28 @@ class ReclassifySerializer(serializers.Serializer):
     force = serializers.BooleanField(
         default=False, help_text="Also overwrite a human correction (it is kept in the history)."
     )
+
+
+class StateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=WorkState.choices, help_text="open, pending or resolved; a resolved ticket can only be reopened."
+    )
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.CharField(
+        allow_null=True,
+        max_length=150,
+        help_text="The username of an agent who may change tickets, or null to unassign.",
+    )
+
+    def validate_assignee(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        user = workflow.agents().filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"No active agent {value!r} who may change tickets.")
+        return user
 
 
 class CorrectionSerializer(serializers.Serializer):

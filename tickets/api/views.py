@@ -1,34 +1,41 @@
 from __future__ import annotations
 
-from typing import cast
+from dataclasses import asdict
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from classification import services as classification_services
 from classification.models import Classification
+from classification.taxonomy import category_choices
 from supportintel.errors import Conflict
 from supportintel.permissions import CanViewTickets, ChangePermissions
-from tickets import services, stats
+from tickets import services, stats, workflow
 from tickets.api.serializers import (
     RECEIVED_TICKET_SCHEMA,
+    AssignSerializer,
     BulkResultSerializer,
     BulkTicketSerializer,
     CorrectionSerializer,
     ReclassifySerializer,
+    StateSerializer,
     TicketCreateSerializer,
     TicketDetailSerializer,
     TicketReceiptSerializer,
     TicketSerializer,
 )
 from tickets.filters import TicketFilter
+from tickets.forms import RANGES, RangeForm
 from tickets.models import Status, Ticket
 
 # The list leaves out the body (up to 20,000 characters each); the detail has it.
@@ -43,7 +50,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
     queryset = Ticket.objects.all()
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        queryset = Ticket.objects.all()
+        queryset = Ticket.objects.select_related("assignee", "state_changed_by")
         if self.action == "retrieve":
             history = Classification.objects.select_related("author").order_by("-created", "-id")
             return queryset.prefetch_related(Prefetch("classifications", queryset=history))
@@ -58,6 +65,8 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
             "bulk": BulkTicketSerializer,
             "reclassify": ReclassifySerializer,
             "correct": CorrectionSerializer,
+            "state": StateSerializer,
+            "assign": AssignSerializer,
         }
         return by_action.get(self.action, TicketSerializer)
 
@@ -144,13 +153,64 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         classification_services.record_correction(ticket, author, serializer.validated_data)
         return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)
 
+    @extend_schema(
+        request=StateSerializer,
+        responses={200: TicketSerializer, 409: OpenApiResponse(description="The ticket cannot move to that state.")},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def state(self, request: Request, pk: str) -> Response:
+        """Set the working state (open, pending, resolved; a resolved ticket is reopened to open)."""
+        ticket = self.get_object()
+        serializer = StateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        target = serializer.validated_data["state"]
+        if ticket.state != target and not workflow.change_state([ticket.pk], target, actor=cast(User, request.user)):
+            raise Conflict(f"A {ticket.state} ticket cannot become {target}.", code="invalid_transition")
+        ticket = self.get_queryset().get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=AssignSerializer, responses={200: TicketSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def assign(self, request: Request, pk: str) -> Response:
+        """Assign the ticket to an agent, or unassign it with `"assignee": null`."""
+        ticket = self.get_object()
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        workflow.assign([ticket.pk], serializer.validated_data["assignee"], actor=cast(User, request.user))
+        ticket = self.get_queryset().get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket, context=self.get_serializer_context()).data)
+
 
 class StatsViewSet(viewsets.ViewSet):
-    """The dashboard's numbers: tickets by status, queue depth, the last 24 hours' LLM/keyword share,
-    average confidence and high-risk count."""
+    """The dashboard's numbers: now (tickets by status, queue depth, workers, open, unassigned and overdue
+    work) and over a period (`range`: today, 7d, 30d, or custom with `start` and `end` dates): received,
+    LLM/keyword share, confidence, high risk, time to classify, and every chart the overview draws."""
 
     permission_classes = [CanViewTickets]
 
-    @extend_schema(responses={200: OpenApiResponse(description="The overview figures.")})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("range", str, enum=list(RANGES), description="The period (default 7d)."),
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day of a custom range."),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day of a custom range (inclusive)."),
+        ],
+        responses={200: OpenApiResponse(description="The overview figures and charts.")},
+    )
     def list(self, request: Request) -> Response:
-        return Response(stats.overview())
+        form = RangeForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors.get_json_data())
+        period = stats.Period(*form.period())
+        charts = stats.charts(period, category_choices())
+        return Response({**stats.overview(period), "charts": _plain(charts)})
+
+
+def _plain(value: Any) -> Any:
+    """Chart data as JSON: the Bar dataclasses become objects."""
+    if isinstance(value, stats.Bar):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

@@ -1,39 +1,56 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_overview_shows_stat_cards_charts_and_breaker(agent_client):
+def test_overview_shows_now_the_period_charts_and_breaker(agent_client):
     TicketFactory.create_batch(3, classified=True, category="billing", priority="high", risk=0.9)
     TicketFactory.create(failed=True)
     TicketFactory.create()
     html = agent_client.get("/").content.decode()
     assert 'id="stats"' in html and 'id="charts"' in html and 'id="breaker-badge"' in html
-    assert "Queue depth" in html and "High risk, 24 h" in html and "Avg confidence" in html
-    assert "Tickets per category, 7 days" in html and "<svg" in html
-    assert 'class="bar prio-high"' in html  # the high-priority bar is drawn
+    assert "Now <span" in html and "Last 7 days <span" in html  # which cards are now and which are the period
+    assert "Open work" in html and "Overdue" in html and "Time to classify" in html
+    assert "Tickets received per day" in html and "Categories over time" in html and "Corrected by people" in html
+    assert 'class="fill prio-high" style="width: 100.0%"' in html  # the high-priority bar is drawn
     assert "LLM off" in html  # no LLM configured in tests
 
 
-def test_stats_fragment_is_the_partial_alone(agent_client):
+def test_overview_today_is_hourly_and_a_custom_range_is_per_day(agent_client):
+    today = agent_client.get("/?range=today").content.decode()
+    assert "Tickets received per hour" in today and "aria-current" in today
+    start = (timezone.localdate() - timedelta(days=2)).isoformat()
+    custom = agent_client.get(f"/?range=custom&start={start}&end={timezone.localdate().isoformat()}")
+    assert custom.status_code == 200 and "Tickets received per day" in custom.content.decode()
+    assert len(custom.context["charts"]["volume"]) == 3
+
+
+def test_an_invalid_range_is_a_400_that_says_why(agent_client):
+    response = agent_client.get("/?range=custom&start=2026-12-05&end=2026-11-01")
+    assert response.status_code == 400 and "The range ends before it starts." in response.content.decode()
+    assert agent_client.get("/?range=custom&start=2025-01-01&end=2026-01-01").status_code == 400  # too long
+
+
+def test_stats_fragment_is_the_partial_alone_and_keeps_the_period(agent_client):
     TicketFactory.create_batch(2, failed=True)
-    response = agent_client.get("/stats/", HTTP_HX_REQUEST="true")
+    response = agent_client.get("/stats/?range=30d", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="stats"') and "<html" not in html
-    assert [t.name for t in response.templates] == [
-        "tickets/partials/stats.html",
-        "tickets/partials/breaker_state.html",
-    ]
+    assert 'hx-get="/stats/?range=30d"' in html and "Last 30 days" in html
 
 
 def test_charts_and_breaker_fragments_render_alone(agent_client):
-    charts = agent_client.get("/charts/", HTTP_HX_REQUEST="true").content.decode()
+    charts = agent_client.get("/charts/?range=today", HTTP_HX_REQUEST="true").content.decode()
     badge = agent_client.get("/breaker/", HTTP_HX_REQUEST="true").content.decode()
     assert charts.lstrip().startswith('<section id="charts"') and "<html" not in charts
+    assert 'hx-get="/charts/?range=today"' in charts
     assert badge.lstrip().startswith('<a id="breaker-badge"') and "<html" not in badge
 
 
@@ -51,8 +68,9 @@ def test_overview_forbids_users_without_ticket_permission(client, outsider):
 
 def test_overview_queries_do_not_grow_with_tickets(agent_client, django_assert_max_num_queries):
     TicketFactory.create_batch(40, classified=True)
-    # session, user, permissions (2), status counts, total, workers, 24 h summary, categories, 3 grouped, 2 volumes
-    with django_assert_max_num_queries(15):
-        response = agent_client.get("/")
+    # session, user, 2 permissions; status counts, total, workers; open, unassigned, overdue; the period's
+    # summary and time to classify; one grouped scan for the charts, 2 for corrections; the taxonomy
+    with django_assert_max_num_queries(18):
+        response = agent_client.get("/?range=30d")
     assert response.status_code == 200
     assert response.context["stats"]["counts"]["total"] == 40  # the page rendered its figures, not a refusal

@@ -41,7 +41,7 @@ def test_confirming_from_review_records_the_same_values_and_removes_the_row(agen
 def test_review_htmx_gets_the_rows_partial(agent_client):
     TicketFactory.create(classified=True)
     html = agent_client.get("/review/", HTTP_HX_REQUEST="true").content.decode()
-    assert html.lstrip().startswith('<section id="review-rows">') and "<html" not in html
+    assert html.lstrip().startswith('<section id="review-rows"') and "<html" not in html
 
 
 def test_failed_view_lists_errors_and_retry_all_requeues(agent_client, django_capture_on_commit_callbacks):

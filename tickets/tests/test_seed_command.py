@@ -73,3 +73,17 @@ def test_seed_keeps_the_demo_password_for_make_runs_announcement_in_debug_only(s
     assert f"password '{kept}'" in output
     assert get_user_model().objects.get(username="demo").check_password(kept)
     assert settings.DEMO_PASSWORD_FILE.stat().st_mode & 0o077 == 0  # readable by its owner only
+
+
+def test_seed_shows_a_shift_in_progress_with_colleagues_teams_states_and_assignees():
+    _seed("--count", "60", "--seed", "5")
+    from tickets import workflow
+
+    demo = get_user_model().objects.get(username="demo")
+    assert workflow.team_of(demo) == "billing"
+    assert {u.username for u in workflow.agents()} >= {"demo", "ann", "ben"}
+    assert not get_user_model().objects.get(username="ann").has_usable_password()  # nobody logs in as them
+    states = set(Ticket.objects.values_list("state", flat=True))
+    assert states == {"open", "pending", "resolved"}
+    assert Ticket.objects.filter(assignee__isnull=False).exists() and Ticket.objects.filter(assignee=None).exists()
+    assert not Ticket.objects.exclude(state="open").filter(state_changed=None).exists()

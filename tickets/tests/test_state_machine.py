@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tickets.models import Status, Ticket
-from tickets.tests.factories import TicketFactory
+from tickets.models import Status, Ticket, WorkState
+from tickets.tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,41 @@ def test_fail_leaves_a_classified_ticket_alone_and_requeue_only_takes_the_states
     )
     queued.refresh_from_db()
     assert (queued.status, queued.last_error) == (Status.QUEUED, "")
+
+
+def test_the_first_automatic_classification_is_stamped_once():
+    ticket = TicketFactory.create()
+    first = timezone.now()
+    for now in (first, first + timedelta(minutes=5)):  # classified, then reclassified
+        Ticket.objects.filter(pk=ticket.pk).requeue(from_statuses=[Status.QUEUED, Status.CLASSIFIED])
+        Ticket.objects.filter(pk=ticket.pk).claim(token="t", stale_before=now)
+        ticket.refresh_from_db()
+        current = {ticket.pk: {"category": "billing"}}
+        Ticket.objects.filter(pk=ticket.pk).complete(claimed_at=ticket.status_changed, now=now, current=current)
+    ticket.refresh_from_db()
+    assert ticket.first_classified_at == first and ticket.classified_at == first + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("start", "target", "moves"),
+    [
+        (WorkState.OPEN, WorkState.PENDING, True),
+        (WorkState.OPEN, WorkState.RESOLVED, True),
+        (WorkState.PENDING, WorkState.OPEN, True),
+        (WorkState.PENDING, WorkState.RESOLVED, True),
+        (WorkState.RESOLVED, WorkState.OPEN, True),  # reopened
+        (WorkState.RESOLVED, WorkState.PENDING, False),  # a resolved ticket is reopened first
+        (WorkState.OPEN, WorkState.OPEN, False),
+    ],
+)
+def test_the_working_state_moves_only_where_the_transitions_allow(start, target, moves):
+    ticket = TicketFactory.create(state=start)
+    agent = UserFactory.create()
+    now = timezone.now()
+    assert Ticket.objects.filter(pk=ticket.pk).move_to_state(target, by=agent, now=now) == int(moves)
+    ticket.refresh_from_db()
+    assert ticket.state == (target if moves else start)
+    assert (ticket.state_changed, ticket.state_changed_by) == ((now, agent) if moves else (None, None))
 
 
 def _writes_status(tree: ast.AST) -> list[int]:

@@ -1,60 +1,140 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
+from classification.models import Classification
+from classification.services import record_correction
 from tickets import stats
-from tickets.tests.factories import TicketFactory
+from tickets.models import WorkState
+from tickets.tests.factories import TicketFactory, UserFactory
 from workers import heartbeat
 
 pytestmark = pytest.mark.django_db
+
+CATEGORIES = [("technical", "Technical issue"), ("billing", "Billing and payments"), ("account", "Account and login")]
 
 
 def _bars(bars):
     return {bar.label: bar.value for bar in bars}
 
 
-def test_charts_count_by_category_priority_and_sentiment_over_seven_days():
+def _week() -> stats.Period:
+    today = timezone.localdate()
+    return stats.Period("7d", today - timedelta(days=6), today)
+
+
+def test_charts_count_by_category_priority_and_sentiment_over_the_period():
     now = timezone.now()
     TicketFactory.create(classified=True, category="billing", priority="high", sentiment="negative", created=now)
     TicketFactory.create(classified=True, category="billing", priority="low", sentiment="neutral", created=now)
     TicketFactory.create(classified=True, category="account", priority="high", sentiment="neutral", created=now)
     TicketFactory.create(classified=True, category="account", created=now - timedelta(days=8))  # outside
+    TicketFactory.create(created=now)  # not classified yet: counted in the volume only
+    charts = stats.charts(_week(), CATEGORIES)
+    assert _bars(charts["categories"]) == {"Technical issue": 0, "Billing and payments": 2, "Account and login": 1}
+    assert _bars(charts["priorities"]) == {"Critical": 0, "High": 2, "Medium": 0, "Low": 1}
+    assert _bars(charts["sentiments"]) == {"Negative": 1, "Neutral": 2, "Positive": 0}
+    assert sum(bar.value for bar in charts["volume"]) == 4
+
+
+def test_a_single_day_is_charted_per_hour_and_longer_periods_per_day():
+    today = timezone.localdate()
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    TicketFactory.create(created=midnight + timedelta(minutes=5))  # 00:xx
+    TicketFactory.create(created=midnight + timedelta(hours=9, minutes=59))  # 09:xx
+    TicketFactory.create(created=midnight - timedelta(minutes=1))  # yesterday: not today
+    day = stats.charts(stats.Period("today", today, today), [])
+    assert len(day["volume"]) == 24 and day["volume"][0].label == "00:00"
+    assert day["volume"][0].value == 1 and day["volume"][9].value == 1 and sum(b.value for b in day["volume"]) == 2
+    week = stats.charts(_week(), [])
+    assert len(week["volume"]) == 7 and week["volume"][-1].value == 2 and week["volume"][-2].value == 1
+
+
+def test_trends_give_each_category_a_point_per_day():
+    now = timezone.now()
+    TicketFactory.create(classified=True, category="billing", created=now)
+    TicketFactory.create(classified=True, category="billing", created=now - timedelta(days=2))
+    TicketFactory.create(classified=True, category="technical", created=now - timedelta(days=2))
+    trends = {series["category"]: series["values"] for series in stats.charts(_week(), CATEGORIES)["trends"]}
+    assert trends["billing"] == [0, 0, 0, 0, 1, 0, 1]
+    assert trends["technical"] == [0, 0, 0, 0, 1, 0, 0]
+    assert trends["account"] == [0] * 7
+
+
+def test_corrections_per_category_count_changes_away_from_the_automatic_answer():
+    agent = UserFactory.create()
+    wrong = TicketFactory.create(classified=True, category="billing", classification_source="keyword")
+    right = TicketFactory.create(classified=True, category="billing", classification_source="keyword")
+    for ticket in (wrong, right):
+        Classification.objects.create(
+            ticket=ticket,
+            source="keyword",
+            category="billing",
+            priority="medium",
+            sentiment="neutral",
+            risk=0.1,
+            team="billing",
+            confidence=0.5,
+        )
+    record_correction(wrong, agent, {"category": "account"})  # a correction away from billing
+    record_correction(right, agent, {})  # a confirmation
+    rows = {row["category"]: row for row in stats.corrections(_week(), CATEGORIES)}
+    assert rows["billing"] == {
+        "category": "billing",
+        "label": "Billing and payments",
+        "automatic": 2,
+        "corrected": 1,
+        "confirmed": 1,
+        "corrected_share": 50,
+    }
+    assert rows["account"]["automatic"] == 0 and rows["account"]["corrected_share"] is None
+
+
+def test_time_to_classify_is_the_median_and_90th_percentile_from_receipt():
+    now = timezone.now()
+    for seconds in (1, 2, 3, 4, 100):
+        TicketFactory.create(
+            created=now - timedelta(minutes=5),
+            first_classified_at=now - timedelta(minutes=5) + timedelta(seconds=seconds),
+        )
     TicketFactory.create(created=now)  # not classified yet
-    charts = stats.charts(["technical", "billing", "account"])
-    assert _bars(charts["categories"]) == {"technical": 0, "billing": 2, "account": 1}
-    assert _bars(charts["priorities"]) == {"critical": 0, "high": 2, "medium": 0, "low": 1}
-    assert _bars(charts["sentiments"]) == {"negative": 1, "neutral": 2, "positive": 0}
+    figures = stats.time_to_classify(_week())
+    assert figures == {"n": 5, "median_seconds": 3.0, "p90_seconds": 100.0, "sampled": False}
 
 
-def test_volume_buckets_per_hour_and_per_day_oldest_first():
-    now = timezone.localtime()
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
-    TicketFactory.create(created=this_hour + timedelta(seconds=1))
-    TicketFactory.create(created=this_hour - timedelta(minutes=30))  # the previous hour
-    TicketFactory.create(created=this_hour - timedelta(hours=30))  # outside the 24 h chart
-    charts = stats.charts([])
-    per_hour = [bar.value for bar in charts["per_hour"]]
-    assert len(per_hour) == 24 and per_hour[-1] == 1 and per_hour[-2] == 1 and sum(per_hour) == 2
-    assert charts["per_hour"][-1].label == this_hour.strftime("%H:00")
-    per_day = charts["per_day"]
-    assert len(per_day) == 7 and sum(bar.value for bar in per_day) == 3
-    assert per_day[-1].label == now.strftime("%a %d")
+def test_open_work_counts_open_unassigned_and_overdue_and_stops_at_the_cap(monkeypatch):
+    now = timezone.now()
+    agent = UserFactory.create()
+    TicketFactory.create(classified=True, due_at=now - timedelta(hours=1))  # overdue, unassigned
+    TicketFactory.create(classified=True, due_at=now + timedelta(hours=1), assignee=agent)
+    TicketFactory.create(classified=True, due_at=now - timedelta(hours=1), state=WorkState.PENDING, assignee=agent)
+    TicketFactory.create(classified=True, due_at=now - timedelta(hours=9), state=WorkState.RESOLVED)  # done
+    assert stats.open_work() == {"open": 3, "unassigned": 1, "overdue": 2, "cap": stats.CAP}
+    monkeypatch.setattr(stats, "CAP", 2)
+    assert stats.open_work()["open"] == 2
 
 
-def test_overview_counts_and_recent_summary():
+def test_overview_has_now_and_the_period():
     TicketFactory.create_batch(2, classified=True, classification_source="llm", confidence=0.9, risk=0.8)
     TicketFactory.create(classified=True, confidence=0.3)
     TicketFactory.create(failed=True)
     TicketFactory.create()
     heartbeat.beat("celery@one", pid=1, started_at=timezone.now())
-    figures = stats.overview()
+    figures = stats.overview(_week())
     assert figures["counts"] == {"queued": 1, "processing": 0, "failed": 1, "classified": 3, "total": 5}
-    assert figures["queue_depth"] == 1
-    assert figures["workers"] == 1
-    recent = figures["recent"]
-    assert (recent["llm"], recent["keyword"], recent["high_risk"]) == (2, 1, 2)
-    assert (recent["llm_share"], recent["keyword_share"]) == (67, 33)
-    assert recent["confidence"] == pytest.approx(0.7)
+    assert figures["queue_depth"] == 1 and figures["workers"] == 1
+    assert figures["period"]["range"] == "7d" and figures["period"]["step"] == "day"
+    summary = figures["summary"]
+    assert (summary["received"], summary["llm"], summary["keyword"], summary["high_risk"]) == (5, 2, 1, 2)
+    assert (summary["llm_share"], summary["keyword_share"]) == (67, 33)
+    assert summary["confidence"] == pytest.approx(0.7)
+
+
+def test_period_labels_and_bounds_follow_the_server_time_zone():
+    period = stats.Period("custom", date(2026, 11, 1), date(2026, 11, 15))
+    assert period.days == 15 and not period.hourly and period.label == "1 Nov – 15 Nov 2026"
+    assert period.start.date().isoformat() == "2026-11-01" and period.end.date().isoformat() == "2026-11-16"
+    assert len(period.buckets()) == 15

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tickets.tests.factories import TicketFactory
@@ -8,16 +11,34 @@ from tickets.tests.factories import TicketFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_stats_gives_the_dashboard_numbers(api_client):
+def test_stats_gives_the_dashboard_numbers_and_charts(api_client):
     TicketFactory.create_batch(2, classified=True, classification_source="llm", confidence=0.8, risk=0.9)
-    TicketFactory.create(classified=True, confidence=0.4)
+    TicketFactory.create(classified=True, confidence=0.4, category="billing")
     TicketFactory.create(failed=True)
     TicketFactory.create()
     data = api_client.get("/api/v1/stats/").json()
     assert data["counts"] == {"queued": 1, "processing": 0, "failed": 1, "classified": 3, "total": 5}
-    assert data["queue_depth"] == 1
-    assert data["recent"]["llm"] == 2 and data["recent"]["keyword"] == 1 and data["recent"]["llm_share"] == 67
-    assert data["recent"]["high_risk"] == 2 and data["recent"]["confidence"] == pytest.approx(2 / 3)
+    assert data["queue_depth"] == 1 and data["work"]["open"] == 5
+    assert data["period"]["range"] == "7d" and len(data["charts"]["volume"]) == 7
+    summary = data["summary"]
+    assert summary["llm"] == 2 and summary["keyword"] == 1 and summary["llm_share"] == 67
+    assert summary["high_risk"] == 2 and summary["confidence"] == pytest.approx(2 / 3)
+    billing = next(bar for bar in data["charts"]["categories"] if bar["css"] == "cat-billing")
+    assert billing == {"label": "Billing and payments", "value": 1, "css": "cat-billing"}
+
+
+def test_stats_takes_today_and_custom_ranges(api_client):
+    TicketFactory.create(created=timezone.now() - timedelta(days=3))
+    today = api_client.get("/api/v1/stats/?range=today").json()
+    assert today["period"]["step"] == "hour" and today["summary"]["received"] == 0
+    start = (timezone.localdate() - timedelta(days=4)).isoformat()
+    custom = api_client.get(f"/api/v1/stats/?range=custom&start={start}&end={timezone.localdate().isoformat()}")
+    assert custom.json()["summary"]["received"] == 1 and len(custom.json()["charts"]["volume"]) == 5
+
+
+def test_stats_refuses_a_bad_range_with_the_envelope(api_client):
+    response = api_client.get("/api/v1/stats/?range=custom&start=2026-12-05&end=2026-01-01")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
 def test_stats_refuses_anonymous_and_users_without_ticket_permission(outsider):

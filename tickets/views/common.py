@@ -2,25 +2,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 
 from supportintel.http import AuthenticatedHttpRequest
 from tickets.models import Ticket
 
 PAGE_SIZE = 25
+_Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 def agent_required(
     perm: str = "tickets.view_ticket",
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., _Response]], Callable[..., _Response]]:
     """Logged in (else to the login page) and holding `perm` (else 403)."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., _Response]) -> Callable[..., _Response]:
         return login_required(permission_required(perm, raise_exception=True)(view))
 
     return decorate

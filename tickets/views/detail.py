@@ -11,19 +11,34 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 from classification.models import Classification
 from classification.services import record_correction
 from supportintel.http import AuthenticatedHttpRequest
-from tickets import services
-from tickets.forms import CorrectionForm
-from tickets.models import Status, Ticket
+from tickets import services, workflow
+from tickets.forms import AssignForm, CorrectionForm, StateForm
+from tickets.models import STATE_TRANSITIONS, Status, Ticket, TicketChange
 from tickets.views.common import _get_ticket_for_user, agent_required
 
-# The detail shows this many history rows; older ones are in admin.
+# The detail shows this many history rows and working-side changes; older ones are in admin.
 HISTORY_SHOWN = 50
+ACTIVITY_SHOWN = 20
 
 
 def _ticket_with_history(request: AuthenticatedHttpRequest, pk: int) -> Ticket:
     history = Classification.objects.select_related("author").order_by("-created", "-id")[:HISTORY_SHOWN]
-    queryset = Ticket.objects.prefetch_related(Prefetch("classifications", queryset=history, to_attr="history"))
+    activity = TicketChange.objects.select_related("author").order_by("-created", "-id")[:ACTIVITY_SHOWN]
+    queryset = Ticket.objects.select_related("assignee", "state_changed_by").prefetch_related(
+        Prefetch("classifications", queryset=history, to_attr="history"),
+        Prefetch("changes", queryset=activity, to_attr="activity"),
+    )
     return _get_ticket_for_user(request, pk, queryset)
+
+
+def _work_context(ticket: Ticket) -> dict[str, Any]:
+    """The working side: state and the moves open from it, assignee, SLA, and who changed what."""
+    return {
+        "ticket": ticket,
+        "moves": STATE_TRANSITIONS[ticket.state],
+        "assign_form": AssignForm(initial={"assignee": ticket.assignee.username if ticket.assignee else ""}),
+        "activity": ticket.activity,  # type: ignore[attr-defined]  # Prefetch(to_attr="activity")
+    }
 
 
 def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) -> dict[str, Any]:
@@ -45,7 +60,49 @@ def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) 
 @require_GET
 @agent_required()
 def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    return render(request, "tickets/detail.html", _classification_context(_ticket_with_history(request, pk)))
+    ticket = _ticket_with_history(request, pk)
+    return render(request, "tickets/detail.html", {**_classification_context(ticket), **_work_context(ticket)})
+
+
+@require_GET
+@agent_required()
+def work_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The working-side card alone: redrawn after a correction changes the SLA, or when someone else acts."""
+    return render(request, "tickets/partials/work.html", _work_context(_ticket_with_history(request, pk)))
+
+
+def _work_response(request: AuthenticatedHttpRequest, pk: int, status: int = 200) -> HttpResponse:
+    if not request.htmx:
+        return redirect("tickets:detail", pk=pk)
+    ticket = _ticket_with_history(request, pk)
+    return render(request, "tickets/partials/work.html", _work_context(ticket), status=status)
+
+
+@require_POST
+@agent_required("tickets.change_ticket")
+def change_state(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Open, pending, resolved, reopened: the working state, beside the pipeline's status."""
+    ticket = _get_ticket_for_user(request, pk)
+    form = StateForm(request.POST)
+    if not form.is_valid():
+        return _work_response(request, ticket.pk, status=422)
+    workflow.change_state([ticket.pk], form.cleaned_data["state"], actor=request.user)
+    return _work_response(request, ticket.pk)
+
+
+@require_POST
+@agent_required("tickets.change_ticket")
+def assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Assign the ticket to an agent (or to nobody); `assignee=me` is the person asking."""
+    ticket = _get_ticket_for_user(request, pk)
+    data = request.POST.copy()
+    if data.get("assignee") == "me":
+        data["assignee"] = request.user.get_username()
+    form = AssignForm(data)
+    if not form.is_valid():
+        return _work_response(request, ticket.pk, status=422)
+    workflow.assign([ticket.pk], form.assignee_user(), actor=request.user)
+    return _work_response(request, ticket.pk)
 
 
 @require_GET
@@ -65,9 +122,12 @@ def correct(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_with_history(request, pk)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
-        context = _classification_context(ticket, form)
-        template = "tickets/partials/classification.html" if request.htmx else "tickets/detail.html"
-        return render(request, template, context, status=422)
+        if request.htmx:
+            return render(
+                request, "tickets/partials/classification.html", _classification_context(ticket, form), status=422
+            )
+        context = {**_classification_context(ticket, form), **_work_context(ticket)}
+        return render(request, "tickets/detail.html", context, status=422)
     record_correction(ticket, request.user, form.cleaned_data)
     from_review = request.POST.get("from") == "review"
     if not request.htmx:

@@ -15,9 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from tickets import demo, services
-from tickets.models import Ticket
+from tickets.models import AgentProfile, Ticket, WorkState
 
 DEMO_USERNAME = "demo"
+DEMO_TEAM = "billing"
+# Colleagues for the demo login to hand tickets to (no password: nobody logs in as them).
+DEMO_COLLEAGUES = [("ann", "Ann", "Okafor", "tech-support"), ("ben", "Ben", "Larsen", "accounts")]
 AGENTS_GROUP = "agents"
 AGENT_PERMISSIONS = [
     ("tickets", "view_ticket"),
@@ -56,11 +59,30 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         kinds = rng.choices(list(demo.MIX), weights=list(demo.MIX.values()), k=count)
         now = timezone.now()
-        tickets = [
+        agents = list(get_user_model().objects.filter(username__in=[DEMO_USERNAME, *(c[0] for c in DEMO_COLLEAGUES)]))
+        tickets = []
+        for kind in kinds:
             # Spread over the last week so the dashboard's charts have a history to show.
-            Ticket(**demo.demo_ticket(kind, rng), created=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60)))
-            for kind in kinds
-        ]
+            received = now - timedelta(minutes=rng.randint(0, 7 * 24 * 60))
+            ticket = Ticket(**demo.demo_ticket(kind, rng), created=received)
+            if classify:
+                # Simulated history, like `created`: the demo tickets were classified moments after they
+                # arrived (the worker classifies them now and keeps this first time), so the overview's time
+                # to classify reads like a live system's, not like the week the demo pretends has passed.
+                ticket.first_classified_at = received + timedelta(seconds=round(rng.uniform(0.3, 2.5), 2))
+            # A shift in progress: older tickets are more often resolved, some wait on the customer, and
+            # about half are in someone's hands.
+            age_days = (now - received).days
+            roll = rng.random()
+            if roll < 0.08 + 0.08 * age_days:
+                ticket.state = WorkState.RESOLVED
+            elif roll < 0.2 + 0.08 * age_days:
+                ticket.state = WorkState.PENDING
+            if ticket.state != WorkState.OPEN or rng.random() < 0.4:
+                ticket.assignee = rng.choice(agents) if agents else None
+            if ticket.state != WorkState.OPEN:
+                ticket.state_changed, ticket.state_changed_by = received + timedelta(hours=2), ticket.assignee
+            tickets.append(ticket)
         with transaction.atomic():
             created = Ticket.objects.bulk_create(tickets, batch_size=500)
             if classify:
@@ -78,6 +100,14 @@ class Command(BaseCommand):
         for app_label, codename in AGENT_PERMISSIONS:
             group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         User = get_user_model()
+        for username, first, last, team in DEMO_COLLEAGUES:
+            names = {"first_name": first, "last_name": last}
+            colleague, made = User.objects.get_or_create(username=username, defaults=names)
+            if made:
+                colleague.set_unusable_password()
+                colleague.save(update_fields=["password"])
+                colleague.groups.add(group)
+                AgentProfile.objects.get_or_create(user=colleague, defaults={"team": team})
         if User.objects.filter(username=DEMO_USERNAME).exists():
             self.stdout.write(
                 f"Demo login exists: user '{DEMO_USERNAME}' (password shown when it was created; "
@@ -87,6 +117,7 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(9)
         user = User.objects.create_superuser(DEMO_USERNAME, "demo@example.com", password)
         user.groups.add(group)
+        AgentProfile.objects.get_or_create(user=user, defaults={"team": DEMO_TEAM})
         if settings.DEBUG:  # the embedded default: `make run` prints the login again once it is up
             _keep_demo_password(Path(settings.DEMO_PASSWORD_FILE), password)
         self.stdout.write(self.style.SUCCESS(f"Demo login created: user '{DEMO_USERNAME}', password '{password}'"))
