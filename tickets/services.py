@@ -41,12 +41,27 @@ def _existing(channel: str, external_id: str) -> Ticket | None:
     return Ticket.objects.filter(channel=channel, external_id=external_id).first()
 
 
-@transaction.atomic
 def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
     """Save one ticket and enqueue its classification. Returns (ticket, created); a ticket re-sent
     with the same external id returns the existing one and creates nothing."""
     values = {key: data[key] for key in INPUT_FIELDS if key in data}
-    existing = _existing(values.get("channel", "api"), values.get("external_id", ""))
+    if values.get("external_id"):
+        return _create_unless_received(values)
+    # Nothing to look up first: one INSERT, committed on its own (or with the caller's transaction), and
+    # the publish right after it (on_commit runs at once outside a transaction).
+    ticket = Ticket.objects.create(**values)
+    _received(ticket)
+    return ticket, True
+
+
+def _received(ticket: Ticket) -> None:
+    enqueue_classification([ticket.pk])
+    logger.info("ticket %s received (%s)", ticket.pk, ticket.channel)
+
+
+@transaction.atomic
+def _create_unless_received(values: dict[str, Any]) -> tuple[Ticket, bool]:
+    existing = _existing(values.get("channel", "api"), values["external_id"])
     if existing is not None:
         return existing, False
     try:
@@ -54,12 +69,11 @@ def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
             ticket = Ticket.objects.create(**values)
     except IntegrityError:
         # Another request saved the same external id between our check and our insert.
-        existing = _existing(values.get("channel", "api"), values.get("external_id", ""))
+        existing = _existing(values.get("channel", "api"), values["external_id"])
         if existing is None:
             raise
         return existing, False
-    enqueue_classification([ticket.pk])
-    logger.info("ticket %s received (%s)", ticket.pk, ticket.channel)
+    _received(ticket)
     return ticket, True
 
 
