@@ -185,7 +185,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache reusing its client objects (supportintel.cache).
+            "BACKEND": "supportintel.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "supportintel",
             # Only the API throttle uses the cache, and it fails open: short timeouts and no retries, so a
@@ -273,7 +274,7 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # DRF's token authentication, the token and its user read in one statement (supportintel.auth).
+        # DRF's token authentication: the token, its user and their permissions in one statement (supportintel.auth).
         "supportintel.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
