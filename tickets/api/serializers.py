@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from classification.api.serializers import ClassificationSerializer
 from classification.models import Category
+from supportintel.serializers import BuiltOnceFieldsMixin
 from tickets import workflow
 from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Source, Ticket, WorkState
 
@@ -15,7 +16,7 @@ from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, So
 BULK_MAX_TICKETS = 1000
 
 
-class TicketCreateSerializer(serializers.ModelSerializer):
+class TicketCreateSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = list(INPUT_FIELDS)
@@ -28,7 +29,7 @@ class TicketCreateSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
     status_url = serializers.SerializerMethodField()
     # Empty until the ticket is classified (or when the customer declared nothing). Read-only model fields
     # lose `allow_blank`, so these say it again for the schema to admit "".
