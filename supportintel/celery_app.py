@@ -9,11 +9,13 @@ from django.db import close_old_connections
 from supportintel import (
     embedded_broker,
     logcontext,  # noqa: F401  # connects the signals that carry the request id to tasks
+    redis_broker,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportintel.settings")
 
 embedded_broker.register()  # `atomicfs://`, the embedded default's broker
+redis_broker.register()  # `redis://`: kombu's transport reusing its client objects
 app = Celery("supportintel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
