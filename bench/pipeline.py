@@ -11,9 +11,10 @@ in the same cluster. Scenarios:
   is classified: tickets per second, drained with a prefork worker (-c 2).
 - llm-*: the same with the fake LLM answering after 500 ms, for several worker pools; the ideal is
   calls in flight / latency.
-- ingest: 300 sequential `POST /api/v1/tickets/`, interleaved one for one with a bare DRF endpoint on the
-  same server that only inserts a row (bench/peer/bare_endpoint.py); p50, p95 and the ratio. Then
-  `POST /api/v1/tickets/bulk/` with 1,000 tickets.
+- ingest: 300 sequential `POST /api/v1/tickets/`, interleaved one for one with bare DRF endpoints on the
+  same server that only insert a row (bench/peer/bare_endpoint.py: a ticket row through the ORM, and a
+  narrow row in plain SQL) and with `GET /healthz` (the server and middleware alone); p50, p95 and the
+  ratio to the bare ticket insert. Then `POST /api/v1/tickets/bulk/` with 1,000 tickets.
 - latency: one ticket at a time on an idle stack, from just before the POST to its `classified_at`.
 
 Every figure is printed and written to bench/results/pipeline.json. docs/BENCHMARKS.md quotes them.
@@ -279,12 +280,14 @@ class Code:
 
     def post(self, path: str, payload: Any) -> tuple[int, Any, float]:
         """One POST on a fresh connection (gunicorn's sync workers close it after each answer)."""
-        body = json.dumps(payload).encode()
+        return self.request("POST", path, json.dumps(payload).encode())
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any, float]:
         headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}"}
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=60)
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
         finally:
@@ -352,7 +355,11 @@ def ingest(code: Code) -> dict[str, Any]:
     ours: list[float] = []
     bare: list[float] = []
     narrow: list[float] = []
+    alive: list[float] = []
     for n in range(INGEST_REQUESTS):
+        status, _, seconds = code.request("GET", "/healthz")
+        assert status == 200, status
+        alive.append(seconds)
         for path, expected, samples in (
             ("/api/v1/tickets/", 202, ours),
             ("/bench/bare/", 201, bare),
@@ -372,6 +379,7 @@ def ingest(code: Code) -> dict[str, Any]:
         "create": create,
         "bare_ticket_insert": bare_ticket,
         "bare_narrow_insert": _ms(narrow),
+        "healthz": _ms(alive),
         "create_vs_bare_p50": round(create["p50_ms"] / bare_ticket["p50_ms"], 2),
         "create_vs_bare_p95": round(create["p95_ms"] / bare_ticket["p95_ms"], 2),
         "bulk_1000": _ms(bulk),
