@@ -251,6 +251,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FakeLLMServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: when a worker starts dozens of calls at once, connections
+    # beyond it are dropped and retried a second later (TCP's first retransmission), so 64 calls in flight
+    # got half of what 500 ms latency allows (measured). A real server's backlog is in the hundreds.
+    request_queue_size = 256
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: FakeState | None = None) -> None:
         super().__init__((host, port), _Handler)
