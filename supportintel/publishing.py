@@ -8,8 +8,9 @@ does not finish in time is reported as failed (the caller keeps its tickets `que
 for the sweep); the thread left waiting on the broker finishes or fails on its own, harmlessly.
 
 While the broker is failing, callers do not wait at all for `BROKER_RETRY_AFTER_SECONDS`: an outage
-costs one slow call per interval, not one per request. And at most `_THREADS` operations wait on a
-frozen broker at once; when all of them are stuck, further calls fail at once instead of queueing.
+costs one slow call per interval, not one per request. And at most `_THREADS` operations wait on the
+broker at once: a caller finding them all busy waits for one within its own deadline (a worker's pool
+threads publishing together queue up), and fails when none frees up in time (all stuck on a frozen broker).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class _State:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.executor = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="broker")
-        self.in_flight = 0
+        self.slots = threading.BoundedSemaphore(_THREADS)
         self.failing_until = 0.0
         self.lock = threading.Lock()
 
@@ -68,11 +69,6 @@ def _mark_failing(state: _State, why: str) -> None:
         logger.warning("broker unavailable (%s); not waiting on it for %ss", why, settings.BROKER_RETRY_AFTER_SECONDS)
 
 
-def _finished(state: _State) -> None:
-    with state.lock:
-        state.in_flight -= 1
-
-
 def call(operation: Callable[[], T], *, what: str, timeout: float | None = None) -> T:
     """Run one broker operation with a deadline (`timeout`, by default BROKER_CALL_TIMEOUT_SECONDS).
     Raises BrokerUnavailable if it fails, if it does not finish in time, or (without trying) while the
@@ -82,15 +78,15 @@ def call(operation: Callable[[], T], *, what: str, timeout: float | None = None)
     with state.lock:
         if time.monotonic() < state.failing_until:
             raise BrokerUnavailable(f"{what}: the broker failed recently")
-        if state.in_flight >= _THREADS:
-            raise BrokerUnavailable(f"{what}: every broker thread is waiting on the broker")
-        state.in_flight += 1
+    started = time.monotonic()
+    if not state.slots.acquire(timeout=timeout):
+        raise BrokerUnavailable(f"{what}: every broker thread stayed busy for {timeout}s")
     # The caller's log context (its request id) goes with the call: Celery reads it to put the request id
     # in the message's headers.
     future = state.executor.submit(contextvars.copy_context().run, operation)
-    future.add_done_callback(lambda _: _finished(state))
+    future.add_done_callback(lambda _: state.slots.release())
     try:
-        return future.result(timeout=timeout)
+        return future.result(timeout=max(timeout - (time.monotonic() - started), 0.0))
     except FutureTimeout:
         _mark_failing(state, f"{what} took over {timeout}s")
         raise BrokerUnavailable(f"{what}: no answer within {timeout}s") from None
