@@ -262,7 +262,11 @@ class Code:
         self.execute("TRUNCATE tickets_ticket, classification_classification, bench_bare_row CASCADE")
         import redis
 
-        redis.Redis(port=self.servers.redis_port, db=self.redis_db).flushdb()
+        client = redis.Redis(port=self.servers.redis_port, db=self.redis_db)
+        client.flushdb()
+        # The sweep's sign that Redis kept its messages (supportintel.publishing): without it, the first
+        # sweep would take the flush for a lost broker and publish every queued ticket again.
+        client.set("supportintel:broker-marker", "1")
 
     def counts(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
         rows = conn.execute("SELECT status, count(*) FROM tickets_ticket GROUP BY status").fetchall()
