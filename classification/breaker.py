@@ -400,6 +400,12 @@ def trial_due() -> bool:
     return _trial_due(storage().snapshot())
 
 
+def lets_calls_through() -> bool:
+    """True when a call through the breaker would reach the LLM: closed, or its trial is due (one read)."""
+    snapshot = storage().snapshot()
+    return snapshot.state == pybreaker.STATE_CLOSED or _trial_due(snapshot)
+
+
 def call(func: Callable[[], T]) -> T:
     """Run `func` through the breaker. Raises CircuitBreakerError at once while it is open."""
     breaker = _breaker()

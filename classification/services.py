@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,6 +26,7 @@ from audit import services as audit
 from audit.models import Action
 from classification import breaker, keywords, llm, rules
 from classification.models import Category, Classification, FallbackReason
+from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
 
 logger = logging.getLogger(__name__)
@@ -103,6 +108,14 @@ class _Chain:
         self._rules: keywords.RuleSet | None = None
         self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
         self._over_budget: bool | None = None
+
+    def calls_llm(self) -> bool:
+        """Whether the chain would call the LLM now (see `llm_calls_expected`). If so, everything the chain
+        reads from the database is read here, so that it can run on the LLM threads without a connection."""
+        if not (llm.is_configured() and not self.over_budget and breaker.lets_calls_through()):
+            return False
+        self.rules, self.llm_choices  # noqa: B018  # read now, on this thread's connection
+        return True
 
     @property
     def rules(self) -> keywords.RuleSet:
@@ -312,11 +325,76 @@ def classify_tickets(
 # back by slow LLM calls for the rest of its chunk.
 _PERSIST_EVERY_SECONDS = 1.0
 
+_executor_lock = threading.Lock()
+_executor: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _llm_threads() -> ThreadPoolExecutor:
+    """This process's LLM threads: LLM_CONCURRENCY calls in flight at most, shared by every task the
+    process runs. Built on first use in each process (never inherited across a fork)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor[:2] != (os.getpid(), settings.LLM_CONCURRENCY):
+            threads = ThreadPoolExecutor(max_workers=settings.LLM_CONCURRENCY, thread_name_prefix="llm")
+            _executor = (os.getpid(), settings.LLM_CONCURRENCY, threads)
+        return _executor[2]
+
+
+def _run_chain_on_llm_thread(context: contextvars.Context, ticket: Ticket, chain: _Chain) -> Outcome:
+    def run() -> Outcome:
+        logcontext.bind(ticket_id=ticket.pk)  # the task's request and task ids, and this ticket's
+        return _run_chain(ticket, chain)
+
+    return context.run(run)
+
+
+def _classify_on_llm_threads(
+    tickets: list[Ticket], claimed_at: datetime, deadline: float | None, chain: _Chain
+) -> tuple[list[Classification], list[int]]:
+    """Run every ticket's chain on this process's LLM threads, so a chunk's LLM calls are in flight
+    together, and write the answers as they come, every second at least. Past `deadline` the tickets
+    not started yet are released and returned."""
+    futures = {
+        _llm_threads().submit(_run_chain_on_llm_thread, contextvars.copy_context(), ticket, chain): ticket
+        for ticket in tickets
+    }
+    waiting: set[Future[Outcome]] = set(futures)
+    stored: list[Classification] = []
+    pending: list[tuple[Ticket, Outcome]] = []
+    released: list[int] = []
+    written = time.monotonic()
+    try:
+        while waiting:
+            timeout = _PERSIST_EVERY_SECONDS
+            if deadline is not None:
+                timeout = min(timeout, max(deadline - time.monotonic(), 0.0))
+            done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
+            pending += [(futures[future], future.result()) for future in done]
+            if deadline is not None and time.monotonic() >= deadline and waiting:
+                not_started = {future for future in waiting if future.cancel()}
+                waiting -= not_started
+                released += [futures[future].pk for future in not_started]
+                deadline = None  # what runs now finishes (each call is bounded by LLM_TIMEOUT_SECONDS)
+            if pending and (not waiting or time.monotonic() - written >= _PERSIST_EVERY_SECONDS):
+                stored += _persist(claimed_at, pending)
+                pending, written = [], time.monotonic()
+    except BaseException:
+        for future in futures:
+            future.cancel()  # those already running finish on their own; their answers are dropped
+        raise
+    if released:
+        released = [ticket.pk for ticket in tickets if ticket.pk in set(released)]  # in the chunk's order
+        _release(released, claimed_at)
+        logger.warning("%d tickets released unfinished: the task's time limit is near", len(released))
+    return stored, released
+
 
 def _classify_claimed(
     tickets: list[Ticket], claimed_at: datetime, deadline: float | None
 ) -> tuple[list[Classification], list[int]]:
     chain = _Chain()
+    if chain.calls_llm():
+        return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
     stored: list[Classification] = []
     pending: list[tuple[Ticket, Outcome]] = []
     written = time.monotonic()

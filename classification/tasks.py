@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # short after a long outage; a batch may take this long to publish (no request is waiting on it).
 SWEEP_MAX_BATCHES = 10
 SWEEP_PUBLISH_TIMEOUT_SECONDS = 15.0
+# A worker sending back the tickets it had no time for waits this long on the broker: no request is
+# waiting, and a pool of busy threads slows the broker thread down.
+WORKER_PUBLISH_TIMEOUT_SECONDS = 15.0
 
 # One traceback per outage and process; Celery's own "retry" line records each failed attempt.
 _database = OutageLog(logger, "database")
@@ -69,7 +72,7 @@ def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
         raise task.retry(exc=exc, countdown=_retry_delay(task.request.retries)) from exc
     _database.ok()
     if result.released:
-        publish_classification(result.released, force=force)
+        publish_classification(result.released, force=force, timeout=WORKER_PUBLISH_TIMEOUT_SECONDS)
 
 
 @shared_task(
@@ -95,24 +98,17 @@ def classify_ticket_task(self: ClassifyTask, ticket_id: int, force: bool = False
     _classify(self, [ticket_id], force)
 
 
-def _chunks(ticket_ids: list[int]) -> list[list[int]]:
-    # With an LLM each ticket has a message of its own: the worker pool's concurrency is then the number
-    # of LLM calls in flight. Without one, the keyword classifier answers a chunk in one claim, one
-    # INSERT and one UPDATE.
-    size = 1 if services.llm_configured() else settings.CLASSIFY_CHUNK_SIZE
-    return [ticket_ids[start : start + size] for start in range(0, len(ticket_ids), size)]
-
-
 def publish_classification(ticket_ids: Sequence[int], *, force: bool = False, timeout: float | None = None) -> int:
-    """Publish classification messages, a chunk of tickets each, within the broker deadline
-    (supportintel.publishing). Tickets whose message did not go out stay `queued`, flagged for the next
-    sweep. Returns how many tickets went."""
+    """Publish classification messages, a chunk of CLASSIFY_CHUNK_SIZE tickets each, within the broker
+    deadline (supportintel.publishing). Tickets whose message did not go out stay `queued`, flagged for
+    the next sweep. Returns how many tickets went."""
     ids = list(ticket_ids)
+    size = settings.CLASSIFY_CHUNK_SIZE
     kwargs = {"force": True} if force else {}
     sent: list[int] = []
 
     def send() -> None:
-        for chunk in _chunks(ids):
+        for chunk in (ids[start : start + size] for start in range(0, len(ids), size)):
             classify_tickets_task.apply_async(args=(chunk,), kwargs=kwargs)
             sent.extend(chunk)
 

@@ -382,9 +382,7 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Pipeline.
-# Tickets per classification message when the keyword classifier answers them all (no LLM configured):
-# one claim, one INSERT and one UPDATE per chunk. With an LLM each ticket gets a message of its own, so
-# the worker pool's concurrency is the number of LLM calls in flight.
+# Tickets per classification message: a chunk is claimed in one UPDATE and written in one transaction.
 CLASSIFY_CHUNK_SIZE = env_int("CLASSIFY_CHUNK_SIZE", 100)
 if not 1 <= CLASSIFY_CHUNK_SIZE <= 1000:
     raise ImproperlyConfigured("CLASSIFY_CHUNK_SIZE must be between 1 and 1000")
@@ -417,12 +415,21 @@ OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 # Below the Celery soft time limit, so a hung LLM never costs the task itself.
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0)
+# A task starts no LLM call later than the call could take before the soft time limit (which a threads pool
+# does not enforce: the task keeps that deadline itself, classification.tasks), so the limit must leave room.
+if LLM_TIMEOUT_SECONDS + 5 >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("LLM_TIMEOUT_SECONDS must be at least 5 s below CELERY_TASK_SOFT_TIME_LIMIT")
 LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")  # json_schema | json_object
 LLM_MASK_PII = env_bool("LLM_MASK_PII", True)
 LLM_MAX_PROMPT_CHARS = env_int("LLM_MAX_PROMPT_CHARS", 6000)
 LLM_DAILY_TOKEN_BUDGET = env_int("LLM_DAILY_TOKEN_BUDGET", 0)  # 0: no budget
 # USD per million tokens, {"model": [input, output]}; models not listed get no cost estimate.
 LLM_PRICES = env_prices("LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6], "gpt-4.1-mini": [0.4, 1.6], "gpt-4o": [2.5, 10]}')
+# LLM calls in flight at most per worker process: a chunk's calls run together on this many threads,
+# shared by every task the process runs (classification.services).
+LLM_CONCURRENCY = env_int("LLM_CONCURRENCY", 64)
+if not 1 <= LLM_CONCURRENCY <= 1000:
+    raise ImproperlyConfigured("LLM_CONCURRENCY must be between 1 and 1000")
 LLM_BREAKER_FAIL_MAX = env_int("LLM_BREAKER_FAIL_MAX", 5)
 LLM_BREAKER_RESET_SECONDS = env_float("LLM_BREAKER_RESET_SECONDS", 60.0)
 # Where every process shares the breaker's state: Redis when REDIS_URL is set, else the database.

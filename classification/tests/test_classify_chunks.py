@@ -219,14 +219,71 @@ def test_a_chunk_that_keeps_failing_marks_its_unclassified_tickets_failed(monkey
     assert statuses == {done.pk: "classified", ids[0]: "failed", ids[1]: "failed"}
 
 
-def test_without_an_llm_tickets_are_published_in_chunks_and_with_one_a_message_each(monkeypatch, settings):
+def test_tickets_are_published_in_chunks_of_the_configured_size(monkeypatch, settings):
     settings.CLASSIFY_CHUNK_SIZE = 2
     sent: list[list[int]] = []
     monkeypatch.setattr(classify_tickets_task, "apply_async", lambda args, kwargs: sent.append(args[0]))
     assert publish_classification([1, 2, 3, 4, 5]) == 5
     assert sent == [[1, 2], [3, 4], [5]]
 
-    sent.clear()
-    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # an LLM: the pool's concurrency is the calls in flight
-    publish_classification([1, 2, 3])
-    assert sent == [[1], [2], [3]]
+
+def test_a_chunks_llm_calls_are_in_flight_together_up_to_llm_concurrency(fake_llm, settings):
+    fake_llm.state.configure({"latency_ms": 300})
+    settings.LLM_CONCURRENCY = 4
+    ids = [t.pk for t in TicketFactory.create_batch(8)]
+    started = time.monotonic()
+    result = services.classify_tickets(ids)
+    elapsed = time.monotonic() - started
+    assert sorted(row.ticket_id for row in result.classified) == ids
+    assert {row.source for row in result.classified} == {"llm"}
+    stats = fake_llm.state.stats()
+    assert stats["requests"] == 8 and stats["max_in_flight"] == 4
+    assert elapsed < 8 * 0.3 / 2  # one after the other would take 2.4 s; four at a time, about 0.6 s
+    assert _automatic_rows(ids) == dict.fromkeys(ids, 1)
+
+
+def test_past_its_deadline_a_chunk_on_llm_threads_hands_back_the_tickets_not_started(fake_llm, settings):
+    fake_llm.state.configure({"latency_ms": 300})
+    settings.LLM_CONCURRENCY = 1
+    ids = [t.pk for t in TicketFactory.create_batch(4)]
+    result = services.classify_tickets(ids, deadline=time.monotonic() + 0.1)
+    # The first call was running when the deadline passed, so it finished; the others never started.
+    assert [row.ticket_id for row in result.classified] == ids[:1]
+    assert result.released == ids[1:]
+    statuses = dict(Ticket.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == ["classified", "queued", "queued", "queued"]
+    assert fake_llm.state.stats()["requests"] == 1
+
+
+def test_an_error_on_an_llm_thread_releases_the_whole_chunk(fake_llm, monkeypatch):
+    ids = [t.pk for t in TicketFactory.create_batch(3)]
+    real = services._run_chain
+
+    def run_chain(ticket: Ticket, chain: object) -> services.Outcome:
+        if ticket.pk == ids[1]:
+            raise ValueError("boom")
+        return real(ticket, chain)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "_run_chain", run_chain)
+    with pytest.raises(ValueError, match="boom"):
+        services.classify_tickets(ids)
+    assert Classification.objects.filter(ticket_id__in=ids).count() <= 2  # written before the error, if any
+    unfinished = Ticket.objects.filter(pk__in=ids).exclude(status=Status.CLASSIFIED)
+    assert set(unfinished.values_list("status", flat=True)) == {Status.QUEUED}  # released, none left claimed
+    assert ids[1] in unfinished.values_list("pk", flat=True)
+
+
+def test_while_the_breaker_is_open_a_chunk_is_answered_by_keywords_at_once(fake_llm, monkeypatch, settings):
+    from classification import breaker
+
+    settings.LLM_BREAKER_RESET_SECONDS = 600
+    breaker.storage().state = "open"
+    breaker.storage().opened_at = timezone.now()
+    ids = [t.pk for t in TicketFactory.create_batch(3)]
+    monkeypatch.setattr(classify_tickets_task, "apply_async", lambda *args, **kwargs: pytest.fail("not sent back"))
+    classify_tickets_task.apply(args=(ids,))
+    tickets = Ticket.objects.filter(pk__in=ids)
+    assert {(t.status, t.classification_source, t.fallback_reason) for t in tickets} == {
+        ("classified", "keyword", "breaker_open")
+    }
+    assert fake_llm.state.stats()["requests"] == 0

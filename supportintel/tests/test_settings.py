@@ -35,3 +35,23 @@ def test_malformed_llm_prices_stop_the_process_naming_the_setting(prices):
 def test_well_formed_llm_prices_are_parsed_once(settings):
     assert settings.LLM_PRICES["gpt-4o-mini"] == (0.15, 0.6)
     assert _start(LLM_PRICES='{"local-model": [0, 0]}').returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CLASSIFY_CHUNK_SIZE": "0"}, "CLASSIFY_CHUNK_SIZE must be between 1 and 1000"),
+        ({"LLM_CONCURRENCY": "0"}, "LLM_CONCURRENCY must be between 1 and 1000"),
+        (
+            {"LLM_TIMEOUT_SECONDS": "88", "CELERY_TASK_SOFT_TIME_LIMIT": "90"},
+            "LLM_TIMEOUT_SECONDS must be at least 5 s below CELERY_TASK_SOFT_TIME_LIMIT",
+        ),
+    ],
+)
+def test_pipeline_settings_out_of_range_stop_the_process(env, message):
+    result = _start(**env)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_pipeline_settings_within_range_start():
+    assert _start(CLASSIFY_CHUNK_SIZE="1", LLM_CONCURRENCY="8", LLM_TIMEOUT_SECONDS="60").returncode == 0
