@@ -18,7 +18,7 @@ from typing import Any
 import pybreaker
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Sum, Value
 from django.utils import timezone
 
@@ -343,7 +343,12 @@ def _llm_threads() -> ThreadPoolExecutor:
 def _run_chain_on_llm_thread(context: contextvars.Context, ticket: Ticket, chain: _Chain) -> Outcome:
     def run() -> Outcome:
         logcontext.bind(ticket_id=ticket.pk)  # the task's request and task ids, and this ticket's
-        return _run_chain(ticket, chain)
+        try:
+            return _run_chain(ticket, chain)
+        finally:
+            # The breaker's database storage (without Redis) opens a connection on this thread: like a
+            # request's, it is dropped once broken or older than DB_CONN_MAX_AGE.
+            close_old_connections()
 
     return context.run(run)
 
