@@ -170,3 +170,18 @@ def test_compose_restarts_every_process_that_exits():
     worker = services["worker"]
     assert worker["command"].split()[:3] == ["celery", "-A", "supportintel"]  # celery itself is the container's process
     assert "inspect ping" in worker["healthcheck"]["test"][1]
+
+
+def test_compose_runs_classification_on_a_threads_pool_that_fills_the_llm_threads():
+    """Classification waits on the LLM: a threads pool, with at least as many task threads as LLM threads
+    (tickets arriving one at a time each take a task), and a database that accepts all their connections."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["worker"]["command"].split()
+    concurrency = int(command[command.index("-c") + 1])
+    llm_threads = int(compose["x-app"]["environment"]["LLM_CONCURRENCY"].split(":-")[1].rstrip("}"))
+    assert command[command.index("--pool") + 1] == "threads"
+    assert "--max-tasks-per-child" not in command  # a threads pool cannot recycle its threads
+    assert concurrency >= llm_threads
+    postgres = compose["services"]["postgres"]["command"]
+    max_connections = int(next(arg for arg in postgres if arg.startswith("max_connections=")).split("=")[1])
+    assert max_connections >= 3 * concurrency + 20  # three workers, web and beat
