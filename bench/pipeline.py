@@ -139,12 +139,13 @@ class Code:
     web_port: int
     fake_llm_port: int
     redis_db: int
+    database: str
+    # Whose fake LLM server answers (by default the checkout's own).
+    fake_llm_root: Path | None = None
     token: str = ""
+    # LLM_CONCURRENCY's default in this checkout (0: it has no LLM threads, one call per task).
+    llm_threads: int = 0
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def database(self) -> str:
-        return f"pipeline_{self.name}"
 
     @property
     def url(self) -> str:
@@ -183,6 +184,8 @@ class Code:
     def prepare(self) -> None:
         self.servers.create_database(self.database)
         (self.servers.workdir / self.name).mkdir(exist_ok=True)
+        probe = "from django.conf import settings; print(getattr(settings, 'LLM_CONCURRENCY', 0))"
+        self.llm_threads = int(self.manage("shell", "-c", probe).strip().splitlines()[-1])
         self.manage("migrate", "--noinput", "-v", "0")
         script = (
             "from django.contrib.auth.models import Permission, User\n"
@@ -228,7 +231,15 @@ class Code:
 
     def start_fake_llm(self) -> None:
         command = [sys.executable, "manage.py", "fake_llm", "--port", str(self.fake_llm_port)]
-        self.start("fake_llm", [*command, "--latency-ms", str(FAKE_LLM_LATENCY_MS)])
+        log = (self.servers.workdir / f"{self.name}-fake_llm.log").open("ab")
+        self.processes["fake_llm"] = subprocess.Popen(
+            [*command, "--latency-ms", str(FAKE_LLM_LATENCY_MS)],
+            cwd=self.fake_llm_root or self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         _wait_for_port(self.fake_llm_port)
 
     def llm_env(self) -> dict[str, str]:
@@ -425,6 +436,7 @@ class Scenario:
     name: str
     title: str
     run: Callable[[Code, argparse.Namespace], dict[str, Any]]
+    llm: bool = False
 
 
 def _compose_worker_args(root: Path) -> list[str]:
@@ -440,22 +452,32 @@ def _worker_args(pool: str, concurrency: int) -> list[str]:
     return ["-Q", "classification,default", "--pool", pool, "-c", str(concurrency)]
 
 
-def _concurrency(args: list[str]) -> int:
-    for flag in ("-c", "--concurrency"):
+def _option(args: list[str], *flags: str) -> str | None:
+    for flag in flags:
         if flag in args:
-            return int(args[args.index(flag) + 1])
-    return os.cpu_count() or 1
+            return args[args.index(flag) + 1]
+    return None
+
+
+def _in_flight(code: Code, worker: list[str], env: dict[str, str]) -> int:
+    """LLM calls the worker can have in flight: one per task without LLM threads (the old code); with them,
+    LLM_CONCURRENCY per worker process (one process for a threads pool, -c for prefork)."""
+    concurrency = int(_option(worker, "-c", "--concurrency") or os.cpu_count() or 1)
+    if not code.llm_threads:
+        return concurrency
+    processes = concurrency if (_option(worker, "-P", "--pool") or "prefork") == "prefork" else 1
+    return int(env.get("LLM_CONCURRENCY", code.llm_threads)) * processes
 
 
 @contextmanager
-def _stack(code: Code, worker_args: list[str], *, llm: bool = False) -> Iterator[None]:
+def _stack(code: Code, worker_args: list[str], *, llm: bool = False, **worker_env: str) -> Iterator[None]:
     code.reset()
     env = code.llm_env() if llm else {}
     try:
         if llm:
             code.start_fake_llm()
         code.start_web(**env)
-        code.start_worker(worker_args, **env)
+        code.start_worker(worker_args, **env, **worker_env)
         code.start_beat(**env)
         _warm_up(code)
         yield
@@ -463,23 +485,27 @@ def _stack(code: Code, worker_args: list[str], *, llm: bool = False) -> Iterator
         code.stop()
 
 
-def _keyword(code: Code, args: argparse.Namespace) -> dict[str, Any]:
-    worker = _worker_args("prefork", 2)
-    with _stack(code, worker):
-        figures = drain(code, args.keyword_tickets[code.name], timeout=1800)
-    return {"worker": " ".join(worker), **figures}
-
-
-def _llm(worker_of: Callable[[Code], list[str]]) -> Callable[[Code, argparse.Namespace], dict[str, Any]]:
+def _keyword(worker_of: Callable[[Code], list[str]]) -> Callable[[Code, argparse.Namespace], dict[str, Any]]:
     def run(code: Code, args: argparse.Namespace) -> dict[str, Any]:
         worker = worker_of(code)
-        in_flight = _concurrency(worker)
+        with _stack(code, worker):
+            figures = drain(code, args.keyword_tickets[code.name.split("+")[0]], timeout=1800)
+        return {"worker": " ".join(worker), **figures}
+
+    return run
+
+
+def _llm(worker_of: Callable[[Code], list[str]], **env: str) -> Callable[[Code, argparse.Namespace], dict[str, Any]]:
+    def run(code: Code, args: argparse.Namespace) -> dict[str, Any]:
+        worker = worker_of(code)
+        in_flight = _in_flight(code, worker, env)
         ideal = in_flight / (FAKE_LLM_LATENCY_MS / 1000)
         tickets = max(200, int(ideal * LLM_DRAIN_SECONDS))
-        with _stack(code, worker, llm=True):
+        with _stack(code, worker, llm=True, **env):
             figures = drain(code, tickets, timeout=1800)
         return {
-            "worker": " ".join(worker),
+            "worker": " ".join(worker) + "".join(f" {k}={v}" for k, v in env.items() if code.llm_threads),
+            "llm_calls_in_flight": in_flight,
             **figures,
             "ideal_tickets_per_second": ideal,
             "share_of_ideal": round(figures["tickets_per_second"] / ideal, 3),
@@ -499,15 +525,35 @@ def _latency(code: Code, args: argparse.Namespace) -> dict[str, Any]:
 
 
 SCENARIOS = [
-    Scenario("keyword", "keyword only, prefork -c 2: drain of bulk-posted tickets", _keyword),
+    Scenario(
+        "keyword",
+        "keyword only, prefork -c 2: drain of bulk-posted tickets",
+        _keyword(lambda c: _worker_args("prefork", 2)),
+    ),
+    Scenario(
+        "keyword-compose",
+        "keyword only, the compose file's worker command",
+        _keyword(lambda code: _compose_worker_args(code.root)),
+    ),
     Scenario(
         "llm-compose",
         "LLM at 500 ms, the compose file's worker command",
         _llm(lambda code: _compose_worker_args(code.root)),
+        llm=True,
     ),
-    Scenario("llm-threads-32", "LLM at 500 ms, threads -c 32", _llm(lambda code: _worker_args("threads", 32))),
-    Scenario("llm-threads-64", "LLM at 500 ms, threads -c 64", _llm(lambda code: _worker_args("threads", 64))),
-    Scenario("ingest", "ingestion over HTTP: sequential creates beside a bare insert; bulk of 1,000", _ingest),
+    Scenario(
+        "llm-32",
+        "LLM at 500 ms, 32 calls in flight: threads -c 32 (and LLM_CONCURRENCY=32 where it exists)",
+        _llm(lambda code: _worker_args("threads", 32), LLM_CONCURRENCY="32"),
+        llm=True,
+    ),
+    Scenario(
+        "llm-64",
+        "LLM at 500 ms, 64 calls in flight: threads -c 64 (and LLM_CONCURRENCY=64 where it exists)",
+        _llm(lambda code: _worker_args("threads", 64), LLM_CONCURRENCY="64"),
+        llm=True,
+    ),
+    Scenario("ingest", "ingestion over HTTP: sequential creates beside bare inserts; bulk of 1,000", _ingest),
     Scenario("latency", "one ticket at a time, idle: POST to classified (keyword path)", _latency),
 ]
 
@@ -548,9 +594,13 @@ def main() -> int:
     base = args.port_base
     servers = Servers(workdir, pg_port=base + 10, redis_port=base + 11)
     servers.start()
-    codes = [Code("new", ROOT, servers, web_port=base, fake_llm_port=base + 1, redis_db=0)]
+    codes = [Code("new", ROOT, servers, web_port=base, fake_llm_port=base + 1, redis_db=0, database="pipeline_new")]
     if args.old:
-        codes.insert(0, Code("old", args.old.resolve(), servers, web_port=base + 2, fake_llm_port=base + 3, redis_db=1))
+        old = Code("old", args.old.resolve(), servers, base + 2, base + 3, redis_db=1, database="pipeline_old")
+        # The old code once more for the LLM scenarios, answered by this checkout's fake LLM: the old one's
+        # listen backlog of 5 drops connections when dozens of calls start at once (see classification/fake_llm.py).
+        old_with_new_fake = Code("old+fake_llm_fixed", old.root, servers, base + 2, base + 3, 1, old.database, ROOT)
+        codes[:0] = [old, old_with_new_fake]
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
@@ -560,11 +610,15 @@ def main() -> int:
     }
     try:
         for code in codes:
-            code.prepare()
+            if code.fake_llm_root is None:  # the other shares its database
+                code.prepare()
+            else:
+                code.token, code.llm_threads = codes[0].token, codes[0].llm_threads
         for scenario in scenarios:
-            runs: dict[str, list[dict[str, Any]]] = {code.name: [] for code in codes}
+            measured = [code for code in codes if scenario.llm or code.fake_llm_root is None]
+            runs: dict[str, list[dict[str, Any]]] = {code.name: [] for code in measured}
             for round_ in range(args.rounds):
-                for code in codes if round_ % 2 == 0 else reversed(codes):
+                for code in measured if round_ % 2 == 0 else reversed(measured):
                     figures = scenario.run(code, args)
                     print(f"{scenario.name} [{code.name}] round {round_ + 1}: {json.dumps(figures)}", flush=True)
                     runs[code.name].append(figures)
