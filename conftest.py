@@ -228,8 +228,9 @@ def celery_worker_process(
     """Start a real `celery worker` process on the configured broker and the test database."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(concurrency: int = 1, beat: bool = False, **env: str) -> subprocess.Popen[bytes]:
-        """`concurrency` pool processes; with `beat`, the worker also runs the beat schedule (`-B`)."""
+    def start(concurrency: int = 1, beat: bool = False, pool: str = "prefork", **env: str) -> subprocess.Popen[bytes]:
+        """`concurrency` pool processes (or threads, with `pool="threads"`); with `beat`, the worker also runs
+        the beat schedule (`-B`)."""
         _purge_queues()
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
         log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -249,7 +250,7 @@ def celery_worker_process(
                 str(concurrency),
                 *schedule,
                 "--pool",
-                "prefork",
+                pool,
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

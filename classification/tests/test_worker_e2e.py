@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from classification.models import Classification
 from conftest import wait_for
 from tickets.models import Status, Ticket
 from workers.models import WorkerHeartbeat
@@ -40,3 +41,50 @@ def test_a_running_worker_is_reported_by_readyz_and_gone_after_it_stops(client, 
     assert not WorkerHeartbeat.objects.exists()
     after = client.get("/readyz")
     assert after.status_code == 200 and after.json()["status"] == "degraded"
+
+
+def test_a_chunk_whose_worker_is_killed_mid_way_is_finished_by_its_redelivery_once_each(
+    fake_llm, celery_worker_process, agent
+):
+    """A real worker (threads pool, as compose runs it) classifying a chunk through the LLM, one call at a
+    time, is SIGKILLed after writing part of it; a person corrects one of the tickets it held. The same
+    message delivered again (what Redis does with an unacknowledged one) to a new worker takes its claims
+    back and finishes the chunk: every ticket classified once, the correction kept."""
+    from classification import services
+    from classification.tasks import classify_tickets_task
+    from tickets.tests.factories import TicketFactory
+
+    fake_llm.state.configure({"latency_ms": 400})
+    env = {
+        "OPENAI_BASE_URL": fake_llm.base_url,
+        "OPENAI_API_KEY": "test",
+        "LLM_MODEL": "fake-classifier",
+        "LLM_TIMEOUT_SECONDS": "5",
+        "LLM_CONCURRENCY": "1",
+        "LLM_BREAKER_STORAGE": "database",
+    }
+    ids = [t.pk for t in TicketFactory.create_batch(8, subject="Charged twice", body="Please refund my order.")]
+    worker = celery_worker_process(pool="threads", concurrency=2, **env)
+    classify_tickets_task.apply_async(args=(ids,), task_id="chunk-1")
+    wait_for(lambda: Ticket.objects.filter(pk__in=ids, status=Status.CLASSIFIED).count() >= 2, timeout=90)
+    worker.kill()
+    worker.wait(timeout=30)
+
+    held = list(Ticket.objects.filter(pk__in=ids, status=Status.PROCESSING, claimed_by="chunk-1").order_by("pk"))
+    assert held, "the worker died holding part of the chunk"
+    corrected = held[0]
+    services.record_correction(corrected, agent, {"category": "account"})
+
+    celery_worker_process(pool="threads", concurrency=2, **env)
+    classify_tickets_task.apply_async(args=(ids,), task_id="chunk-1")  # redelivered
+    tickets = wait_for(
+        lambda: (t := list(Ticket.objects.filter(pk__in=ids, status=Status.CLASSIFIED))) and len(t) == len(ids) and t,
+        timeout=90,
+    )
+    automatic = Classification.objects.filter(ticket_id__in=ids).exclude(source="human")
+    per_ticket = {ticket_id: list(automatic.values_list("ticket_id", flat=True)).count(ticket_id) for ticket_id in ids}
+    assert all(count <= 1 for count in per_ticket.values()), per_ticket  # none classified twice
+    assert {t.pk for t in tickets if t.classification_source == "llm"} == set(ids) - {corrected.pk}
+    corrected.refresh_from_db()
+    assert (corrected.category, corrected.classification_source) == ("account", "human")
+    assert not automatic.filter(ticket_id=corrected.pk, created__gt=corrected.classified_at).exists()
