@@ -150,7 +150,7 @@ def test_new_tickets_announce_themselves_without_moving_the_list(open_page, agen
     assert bar.inner_text().startswith("2 new tickets")
     assert page.evaluate(where) == place and "Brand new arrival" not in page.inner_text("#ticket-rows")
     box = bar.bounding_box()  # on screen wherever the agent had scrolled to
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= SIZES[size]["height"]
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= SIZES[size]["height"]
     bar.click()
     page.wait_for_function("document.querySelector('#ticket-rows').innerText.includes('Brand new arrival')")
     assert page.evaluate("window.__noReload") is True

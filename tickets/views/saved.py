@@ -15,6 +15,7 @@ from tickets.models import SavedView
 from tickets.views.common import agent_required
 from tickets.views.lists import canonical_query, list_filters
 
+
 def clean_query(request: AuthenticatedHttpRequest, query: str) -> str | None:
     """The query string of a view worth saving (its canonical form), or None if the list would refuse it."""
     data = QueryDict(query)
