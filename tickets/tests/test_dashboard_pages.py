@@ -56,7 +56,7 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
-    ticket = Ticket.objects.filter(status="classified").order_by("id").first()
+    ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
     problems: list[str] = []
     for name, path, actions in PAGES:
         page.goto(page.base + path.format(ticket=ticket.pk))
