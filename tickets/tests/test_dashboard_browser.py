@@ -84,7 +84,7 @@ def test_back_and_forward_restore_the_filters_with_the_results(open_page, agent,
     page = open_page(agent, size)
     page.goto(page.base + "/tickets/")
     if size == "phone":  # the filters start folded on a phone
-        page.locator(".filter-box summary").click()
+        page.locator(".filter-box > summary").click()
     mark_document(page)
     page.select_option("select[name=priority]", "critical")
     page.wait_for_url("**priority=critical**")
@@ -102,8 +102,8 @@ def test_back_and_forward_restore_the_filters_with_the_results(open_page, agent,
         "billing",
     )
     # The next change keeps the restored filters rather than silently dropping them.
-    page.select_option("select[name=sentiment]", "neutral")
-    page.wait_for_url("**sentiment=neutral**")
+    page.select_option("select[name=sort]", "risk")
+    page.wait_for_url("**sort=risk**")
     assert "priority=critical" in page.url and "category=billing" in page.url
     assert page.evaluate("window.__noReload") is True  # only the list was swapped
     # Off to a ticket and back: the full page comes back with its filters.

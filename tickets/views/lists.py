@@ -60,6 +60,8 @@ _VIEW_KEYS = [
     "received_before",
     "sort",
 ]
+# The filters the list folds under "More filters".
+_MORE_FILTERS = ("sentiment", "status", "source", "channel", "min_risk", "received_after", "received_before")
 # Values that are the list's defaults, so a view that spells them out is the same view.
 _DEFAULTS = {"state": ACTIVE, "sort": "newest"}
 
@@ -110,6 +112,8 @@ def _render_list(
         # In the partial too: which view is current changes with the filters.
         "views": BUILT_IN_VIEWS,
         "saved_views": _saved_views(request),
+        # How many of the filters folded under "More filters" are set (they unfold when any is).
+        "more_filters": sum(1 for key in _MORE_FILTERS if data.get(key)),
     }
     return render(request, template, context, status=status)
 
