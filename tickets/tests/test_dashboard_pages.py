@@ -4,6 +4,7 @@ every action on screen, no failed request (favicon included), and an accessibili
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -42,6 +43,10 @@ PAGES = [
 ]
 
 
+# What a person should never read on a page: the taxonomy's and the chain's internal names.
+SLUGS = re.compile(r"\b(feature_request|bug_report|not_configured|breaker_open|invalid_output|over_budget|half-open)\b")
+
+
 def _on_screen(page: Any, selector: str, width: int) -> str | None:
     element = page.locator(selector).first
     if not element.count():
@@ -66,6 +71,14 @@ def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, 
             problems.append(f"{name}: {overflow} px of sideways scroll")
         problems += [f"{name}: {p}" for p in filter(None, (_on_screen(page, a, SIZES[size]["width"]) for a in actions))]
         problems += [f"{name}: axe {violation}" for violation in axe_violations(page)]
+        problems += [f"{name}: shows the raw name {slug!r}" for slug in set(SLUGS.findall(page.inner_text("main")))]
+        if name == "ticket":  # the history table keeps its last column inside its card
+            clipped = page.evaluate(
+                "() => { const t = document.querySelector('table.history'); const c = t.closest('.card');"
+                " return t.getBoundingClientRect().right - c.getBoundingClientRect().right; }"
+            )
+            if clipped > 0:
+                problems.append(f"ticket: the history table runs {clipped} px past its card")
         screenshot(page, f"{name}-{size}")
     problems += [f"failed request {status} {url}" for status, url in page.failed_responses]
     assert problems == []
