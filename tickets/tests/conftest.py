@@ -1,6 +1,6 @@
-"""Browser fixtures for the dashboard tests: one headless Chromium (Debian's /usr/bin/chromium, driven by
-Playwright's Python package) for the session, pages at a desktop and a phone size, logged in as the agent
-without going through the login form, and the accessibility and layout checks every page must pass."""
+"""Browser fixtures for the dashboard tests: a headless Chromium per test module (Debian's /usr/bin/chromium,
+driven by Playwright's Python package), pages at a desktop and a phone size, logged in as the agent without
+going through the login form, and the accessibility and layout checks every page must pass."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it
-    # are ordinary synchronous calls.
+    # are ordinary synchronous calls. Module-scoped, so the environment variable that says so is gone again
+    # before other modules run (a child process that inherits it fails `check --deploy`).
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
