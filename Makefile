@@ -12,7 +12,8 @@ FAKE_LLM_PORT ?= 8100
 SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
-.PHONY: run test lint format bench bench-scale bench-soak bench-faults prod-smoke clean
+
+.PHONY: run test lint format screenshots bench bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -43,19 +44,27 @@ run: $(VENV)/.base-installed | .env
 
 # Installs the development requirements and runs the whole suite. With DATABASE_URL and REDIS_URL
 # set it runs on PostgreSQL and Redis; otherwise on SQLite and the embedded broker.
-test: export ENV_FILE =
-test: export SECRET_KEY ?= insecure-test-only-key
-test: export DATA_DIR ?= $(CURDIR)/.data/test
+test screenshots: export ENV_FILE =
+test screenshots: export SECRET_KEY ?= insecure-test-only-key
+test screenshots: export DATA_DIR ?= $(CURDIR)/.data/test
 # Production settings, except what needs TLS or collectstatic: the test servers speak plain http.
-test: export SECURE_SSL_REDIRECT ?= 0
-test: export SESSION_COOKIE_SECURE ?= 0
-test: export CSRF_COOKIE_SECURE ?= 0
-test: export STATIC_MANIFEST ?= 0
+test screenshots: export SECURE_SSL_REDIRECT ?= 0
+test screenshots: export SESSION_COOKIE_SECURE ?= 0
+test screenshots: export CSRF_COOKIE_SECURE ?= 0
+test screenshots: export STATIC_MANIFEST ?= 0
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Screenshots of every dashboard page at 1440x900 and 390x844, from the browser tests' demo data (headless
+# Chromium, which `.ci/run` installs), into docs/screens/; the same settings as `make test`.
+screenshots: $(VENV)/.dev-installed
+	rm -rf artifacts/screens
+	$(VENV)/bin/pytest -q tickets/tests/test_dashboard_pages.py
+	mkdir -p docs/screens
+	cp artifacts/screens/*-desktop.png artifacts/screens/*-phone.png docs/screens/
 
 lint: export ENV_FILE =
 lint: export SECRET_KEY ?= insecure-lint-only-key

@@ -9,6 +9,7 @@ from django.utils import timezone
 from classification import services
 from classification.models import Classification
 from classification.tasks import classify_ticket_task, sweep_stuck_tickets_task
+from supportintel import publishing
 from tickets.models import Status, Ticket
 from tickets.tests.factories import TicketFactory, UserFactory
 
@@ -138,6 +139,9 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over():
 
 def test_sweep_republishes_tickets_left_queued_too_long(monkeypatch, settings):
     settings.QUEUED_STALE_SECONDS = 60
+    # A running broker that has kept its messages (on Redis the first sweep ever, or any sweep after Redis lost
+    # its keys, republishes every queued ticket: that is tested with the broker faults).
+    publishing.broker_lost_messages()
     old = TicketFactory.create(status_changed=timezone.now() - timedelta(minutes=5))
     TicketFactory.create()  # queued just now: its message is probably still on its way
     TicketFactory.create(classified=True, status_changed=timezone.now() - timedelta(days=1))

@@ -64,3 +64,27 @@ def test_a_staff_user_with_change_ticket_retries_failed_tickets(django_capture_o
     classified.refresh_from_db()
     assert failed.status == Status.QUEUED and failed.last_error == ""
     assert classified.status == Status.CLASSIFIED
+
+
+def test_the_change_page_shows_the_working_side_and_its_history_read_only(admin_client):
+    from tickets import workflow
+    from tickets.models import WorkState
+
+    ticket = TicketFactory.create()
+    admin = UserFactory.create(username="boss", is_superuser=True, is_staff=True)
+    workflow.change_state([ticket.pk], WorkState.RESOLVED, actor=admin)
+    html = admin_client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert "Ticket changes" in html and "resolved" in html
+    assert 'name="state"' not in html  # changed through the dashboard or the API, with history and audit
+    listing = admin_client.get(f"{CHANGELIST}?state__exact=resolved").content.decode()
+    assert f"/admin/tickets/ticket/{ticket.pk}/change/" in listing
+
+
+def test_agent_profiles_and_saved_views_are_in_admin(admin_client):
+    from tickets.models import AgentProfile, SavedView
+
+    user = UserFactory.create(username="ann")
+    AgentProfile.objects.create(user=user, team="billing")
+    SavedView.objects.create(owner=user, name="Fires", query="priority=critical", shared=True)
+    assert "billing" in admin_client.get("/admin/tickets/agentprofile/").content.decode()
+    assert "Fires" in admin_client.get("/admin/tickets/savedview/").content.decode()

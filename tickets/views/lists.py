@@ -53,6 +53,30 @@ BUILT_IN_VIEWS = [
 ]
 
 
+# The parameters that make a view: the list's filters and its sort (not the page).
+_VIEW_KEYS = [
+    *(name for name in TicketFilter.Meta.fields if name != "received"),
+    "received_after",
+    "received_before",
+    "sort",
+]
+# The filters the list folds under "More filters".
+_MORE_FILTERS = ("sentiment", "status", "source", "channel", "min_risk", "received_after", "received_before")
+# Values that are the list's defaults, so a view that spells them out is the same view.
+_DEFAULTS = {"state": ACTIVE, "sort": "newest"}
+
+
+def canonical_query(data: QueryDict) -> str:
+    """One spelling per view: filters and sort in a fixed order, empty values and defaults left out (except
+    `state=`, every state, which differs from no state: open and pending)."""
+    kept = QueryDict(mutable=True)
+    for key in _VIEW_KEYS:
+        values = [value for value in data.getlist(key) if (value or key == "state") and value != _DEFAULTS.get(key)]
+        if values:
+            kept.setlist(key, values[-1:])
+    return kept.urlencode()
+
+
 def _saved_views(request: AuthenticatedHttpRequest) -> list[SavedView]:
     return list(SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner"))
 
@@ -79,15 +103,18 @@ def _render_list(
         "options": options,
         "page": paginate(filters.qs.order_by(*options.ordering()), options.page_number()),
         "query": query,
+        "current_view": canonical_query(data),
         "search": filters.form.cleaned_data.get("search") or "",
         # New tickets are those above the highest id at render time (the arrivals bar counts them).
         "after": Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
         "can_change": request.user.has_perm("tickets.change_ticket"),
         "bulk_form": BulkActionForm(),
+        # In the partial too: which view is current changes with the filters.
+        "views": BUILT_IN_VIEWS,
+        "saved_views": _saved_views(request),
+        # How many of the filters folded under "More filters" are set (they unfold when any is).
+        "more_filters": sum(1 for key in _MORE_FILTERS if data.get(key)),
     }
-    if not partial:
-        context["views"] = BUILT_IN_VIEWS
-        context["saved_views"] = _saved_views(request)
     return render(request, template, context, status=status)
 
 

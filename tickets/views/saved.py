@@ -10,33 +10,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from supportintel.http import AuthenticatedHttpRequest
-from tickets.filters import TicketFilter
 from tickets.forms import ListOptionsForm, SavedViewForm
 from tickets.models import SavedView
 from tickets.views.common import agent_required
-from tickets.views.lists import list_filters
-
-# What a saved view may hold: the list's filters and its sort (no page, no stray parameters).
-_KEYS = [
-    *(name for name in TicketFilter.Meta.fields if name != "received"),
-    "received_after",
-    "received_before",
-    "sort",
-]
+from tickets.views.lists import canonical_query, list_filters
 
 
 def clean_query(request: AuthenticatedHttpRequest, query: str) -> str | None:
-    """The query string of a view worth saving, or None if the list would refuse it. Empty values are
-    dropped, except `state=` (every state), which differs from no state (open and pending)."""
+    """The query string of a view worth saving (its canonical form), or None if the list would refuse it."""
     data = QueryDict(query)
     if not list_filters(request, data).is_valid() or not ListOptionsForm(data).is_valid():
         return None
-    kept = QueryDict(mutable=True)
-    for key in _KEYS:
-        values = [value for value in data.getlist(key) if value or key == "state"]
-        if values:
-            kept.setlist(key, values[-1:])
-    return kept.urlencode()
+    return canonical_query(data)
 
 
 @require_POST

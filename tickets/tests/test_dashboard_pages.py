@@ -1,0 +1,95 @@
+"""Every dashboard page, at a laptop's size and a phone's, in real headless Chromium: no sideways scroll,
+every action on screen, no failed request (favicon included), and an accessibility pass with axe-core
+(labels on every control, contrast, landmarks). Each page's screenshot goes to artifacts/screens/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from classification.services import classify_ticket
+from tickets.models import Ticket
+from tickets.tests.conftest import SIZES, axe_violations, needs_chromium, screenshot, sideways_overflow
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
+
+
+@pytest.fixture
+def busy_desk(default_taxonomy: None) -> Any:
+    """What `make run` shows: the seed's demo tickets (states, assignees, colleagues), classified, two failed."""
+    call_command("seed", "--count", "30", "--seed", "11", "--no-classify", verbosity=0)
+    ids = list(Ticket.objects.order_by("id").values_list("pk", flat=True))
+    for pk in ids[2:]:
+        classify_ticket(pk)
+    Ticket.objects.filter(pk__in=ids[:2]).fail("OperationalError: database is locked")
+    return get_user_model().objects.get(username="demo")
+
+
+# (name, path, the actions that must be on screen). {ticket} is a classified ticket's id.
+PAGES = [
+    ("overview", "/", ["a[aria-current=true]", ".custom-range summary"]),
+    ("overview-today", "/?range=today", [".columns li"]),
+    ("tickets", "/tickets/", ["#bulk-form button[type=submit]", "#ticket-rows input[name=ids]", "text=Export CSV"]),
+    ("tickets-search", "/tickets/?search=order&state=", ["#ticket-rows mark"]),
+    ("ticket", "/tickets/{ticket}/", ["text=Resolve", "text=Save correction", "text=Assign to me", "text=Copy"]),
+    ("new-ticket", "/tickets/new/", ["text=Create ticket"]),
+    ("review", "/review/", ["#review-rows tbody button:has-text('Confirm')", "text=Confirm selected"]),
+    ("failed", "/failed/", ["tbody button:has-text('Retry')", "text=Retry all"]),
+    ("me", "/me/", ["#id_team"]),
+]
+
+
+# What a person should never read on a page: the taxonomy's and the chain's internal names.
+SLUGS = re.compile(r"\b(feature_request|bug_report|not_configured|breaker_open|invalid_output|over_budget|half-open)\b")
+
+
+def _on_screen(page: Any, selector: str, width: int) -> str | None:
+    element = page.locator(selector).first
+    if not element.count():
+        return f"{selector}: missing"
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    if not element.is_visible() or box is None or box["x"] < 0 or box["x"] + box["width"] > width + 0.5:
+        return f"{selector}: not on screen ({box})"
+    return None
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
+    page = open_page(busy_desk, size)
+    ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
+    problems: list[str] = []
+    for name, path, actions in PAGES:
+        page.goto(page.base + path.format(ticket=ticket.pk))
+        page.wait_for_load_state("networkidle")
+        overflow = sideways_overflow(page)
+        if overflow:
+            problems.append(f"{name}: {overflow} px of sideways scroll")
+        problems += [f"{name}: {p}" for p in filter(None, (_on_screen(page, a, SIZES[size]["width"]) for a in actions))]
+        problems += [f"{name}: axe {violation}" for violation in axe_violations(page)]
+        problems += [f"{name}: shows the raw name {slug!r}" for slug in set(SLUGS.findall(page.inner_text("main")))]
+        if name == "ticket":  # the history table keeps its last column inside its card
+            clipped = page.evaluate(
+                "() => { const t = document.querySelector('table.history'); const c = t.closest('.card');"
+                " return t.getBoundingClientRect().right - c.getBoundingClientRect().right; }"
+            )
+            if clipped > 0:
+                problems.append(f"ticket: the history table runs {clipped} px past its card")
+        screenshot(page, f"{name}-{size}")
+    problems += [f"failed request {status} {url}" for status, url in page.failed_responses]
+    assert problems == []
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_login_page_fits_and_passes_axe(open_page, size):
+    page = open_page(None, size)
+    page.goto(page.base + "/")
+    page.wait_for_url("**/accounts/login/**")
+    assert sideways_overflow(page) == 0
+    assert axe_violations(page) == []
+    assert page.failed_responses == []
+    screenshot(page, f"login-{size}")
