@@ -28,9 +28,11 @@ def _scenarios() -> list[tuple[str, Callable[..., dict[str, Any]], dict[str, Any
 
     return [
         ("frozen_redis", f.frozen_broker, {"tickets": 40, "frozen_seconds": 30, "recover_timeout": 300}),
-        ("killed_redis", f.stopped_broker, {"tickets": 1000, "down_seconds": 20, "recover_timeout": 300}),
-        ("database_outage", f.database_outage, {"tickets": 1000, "down_seconds": 20, "recover_timeout": 300}),
-        ("killed_workers", f.killed_workers, {"tickets": 1200, "kills": 3, "recover_timeout": 900}),
+        # Backlogs of 10,000+: the worker classifies hundreds a second (chunks), and each fault must come
+        # while it is at work.
+        ("killed_redis", f.stopped_broker, {"tickets": 10000, "down_seconds": 20, "recover_timeout": 300}),
+        ("database_outage", f.database_outage, {"tickets": 10000, "down_seconds": 20, "recover_timeout": 300}),
+        ("killed_workers", f.killed_workers, {"tickets": 12000, "kills": 3, "recover_timeout": 900}),
     ]
 
 

@@ -74,7 +74,9 @@ def test_a_killed_redis_loses_no_ticket_and_classifies_none_twice(stack):
 
 
 def test_a_database_outage_strands_nothing_and_logs_one_traceback_per_process(stack):
-    figures = fault_scenarios.database_outage(stack, tickets=300, down_seconds=12, recover_timeout=150)
+    # A backlog the worker takes seconds to drain (chunks of 100 classify hundreds a second), so the outage
+    # comes while it is at work.
+    figures = fault_scenarios.database_outage(stack, tickets=3000, down_seconds=12, recover_timeout=150)
     print(figures)
     assert (figures["lost"], figures["classified_twice"], figures["failed"]) == (0, 0, 0)
     # worker main process, its two pool processes, beat, two gunicorn workers: one traceback each at most
