@@ -103,6 +103,17 @@ bench-faults: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-faults: $(VENV)/.dev-installed
 	$(PY) -m bench.faults $(SCENARIOS)
 
+# The pipeline's throughput and latency on the production stack (gunicorn, worker, beat) on private PostgreSQL
+# and Redis servers: keyword and LLM drains, ingestion beside a bare DRF endpoint, POST to classified.
+# OLD=path/to/a/checkout measures that code side by side (git worktree add ../old <commit>); PORT_BASE picks
+# the ports (PORT_BASE … PORT_BASE+11); ONLY="keyword ingest" a subset; ROUNDS=2. Results in
+# bench/results/pipeline.json; docs/BENCHMARKS.md quotes them.
+PORT_BASE ?= 8700
+ROUNDS ?= 2
+bench-pipeline: export SECRET_KEY ?= insecure-bench-only-key
+bench-pipeline: $(VENV)/.dev-installed
+	$(PY) -m bench.pipeline --port-base $(PORT_BASE) --rounds $(ROUNDS) $(if $(OLD),--old $(OLD)) $(if $(ONLY),--only $(ONLY))
+
 # The production install alone (what the Dockerfile runs: requirements/production.txt, nothing else) in a
 # fresh virtualenv: gunicorn, a Celery worker and beat on PostgreSQL and Redis classify a ticket end to end.
 # The database is dropped and created again, and the Redis database emptied: give dedicated ones.

@@ -1,23 +1,27 @@
 """The pipeline's throughput and latency on the production stack: `make bench-pipeline`.
 
-gunicorn (2 workers), a Celery worker and beat, on a private PostgreSQL cluster (production settings:
-fsync and synchronous commit on) and a private Redis server, every setting at its production default
-except the per-user API throttle (raised so the benchmark's own requests are never refused). With
-`--old PATH` (a checkout of the old code, e.g. `git worktree add ../old ab26e04`), every scenario runs on
-the old code and on this one, side by side in one run, alternating rounds; each code has its own database
-in the same cluster. Scenarios:
+gunicorn (2 workers, the compose command's access log), a Celery worker and beat, on a private PostgreSQL
+cluster (production settings: fsync and synchronous commit on) and a private Redis server, every setting at
+its production default. With `--old PATH` (a checkout of the old code, e.g. `git worktree add ../old
+ab26e04`), every scenario runs on the old code and on this one, side by side in one run, alternating rounds;
+each code has its own database in the same cluster. Scenarios:
 
-- keyword: tickets bulk-posted (1,000 per request) with no LLM configured, and the time until every one
-  is classified: tickets per second, drained with a prefork worker (-c 2).
-- llm-*: the same with the fake LLM answering after 500 ms, for several worker pools; the ideal is
-  calls in flight / latency.
+- keyword: tickets bulk-posted (1,000 per request) with no LLM configured, and the time from the first
+  POST until every one is classified: tickets per second, with a prefork worker (-c 2); keyword-compose
+  the same with the compose file's worker command.
+- llm-compose, llm-32, llm-64: the same with the fake LLM answering after 500 ms, with the compose file's
+  worker, and with 32 and 64 calls in flight (`--pool threads -c N`, and LLM_CONCURRENCY=N where the code
+  has it); the ideal is calls in flight / latency. The old code's LLM scenarios run twice: with its own
+  fake LLM server (which reproduces the issue's table) and with this checkout's (whose listen backlog no
+  longer drops connections).
 - ingest: 300 sequential `POST /api/v1/tickets/`, interleaved one for one with bare DRF endpoints on the
   same server that only insert a row (bench/peer/bare_endpoint.py: a ticket row through the ORM, and a
   narrow row in plain SQL) and with `GET /healthz` (the server and middleware alone); p50, p95 and the
-  ratio to the bare ticket insert. Then `POST /api/v1/tickets/bulk/` with 1,000 tickets.
-- latency: one ticket at a time on an idle stack, from just before the POST to its `classified_at`.
+  ratio to the bare ticket insert. Then `POST /api/v1/tickets/bulk/` with 1,000 tickets, 10 times.
+- latency: one ticket at a time on an otherwise idle stack, from just before its POST to its
+  `classified_at` (keyword path).
 
-Every figure is printed and written to bench/results/pipeline.json. docs/BENCHMARKS.md quotes them.
+Every figure is printed and written to bench/results/pipeline.json; docs/BENCHMARKS.md quotes them.
 """
 
 from __future__ import annotations
@@ -120,6 +124,9 @@ class Servers:
             process.wait()
         ctl = [str(_pg_bin() / "pg_ctl"), "-D", str(self.workdir / "pg" / "data"), "-m", "fast", "-w", "stop"]
         subprocess.run(_as_postgres(*ctl), check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def postmaster_pid(self) -> int:
+        return int((self.workdir / "pg" / "data" / "postmaster.pid").read_text().split()[0])
 
     def database_url(self, name: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{name}"
@@ -311,6 +318,38 @@ class Code:
         return response.status, json.loads(data) if data else None, elapsed
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system, children reaped included) of a process and its live descendants (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack += children.get(pid, [])
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])
+    return total / _CLOCK_TICKS
+
+
+def _cpu_by_process(code: Code) -> dict[str, float]:
+    pids = {name: process.pid for name, process in code.processes.items()}
+    pids["postgres"] = code.servers.postmaster_pid()
+    pids["redis"] = code.servers.processes[0].pid
+    return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
+
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
@@ -345,7 +384,9 @@ def _warm_up(code: Code) -> None:
 
 
 def drain(code: Code, tickets: int, timeout: float) -> dict[str, Any]:
-    """Bulk-post `tickets` as fast as the API takes them, and time until every one is classified."""
+    """Bulk-post `tickets` as fast as the API takes them, and time until every one is classified; with the
+    CPU each process spent meanwhile, per ticket (where the time goes)."""
+    cpu_before = _cpu_by_process(code)
     started = time.perf_counter()
     for start in range(0, tickets, BULK):
         chunk = [ticket(n) for n in range(start, min(start + BULK, tickets))]
@@ -354,6 +395,8 @@ def drain(code: Code, tickets: int, timeout: float) -> dict[str, Any]:
     posted = time.perf_counter() - started
     done, counts = _wait_classified(code, tickets, timeout)
     seconds = done - started
+    cpu_after = _cpu_by_process(code)
+    cpu = {name: round((cpu_after[name] - cpu_before[name]) / tickets * 1000, 3) for name in cpu_before}
     return {
         "tickets": tickets,
         "seconds": round(seconds, 2),
@@ -362,6 +405,7 @@ def drain(code: Code, tickets: int, timeout: float) -> dict[str, Any]:
         "classified": counts.get("classified", 0),
         "failed": counts.get("failed", 0),
         "classified_twice": code.classified_twice(),
+        "cpu_ms_per_ticket": cpu,
     }
 
 
