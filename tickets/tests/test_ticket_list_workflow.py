@@ -170,3 +170,12 @@ def test_the_way_back_from_a_ticket_is_the_last_list_seen(agent_client):
     agent_client.get("/tickets/?priority=high&sort=due")
     html = agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
     assert '<a href="/tickets/?priority=high&amp;sort=due">← Tickets</a>' in html
+
+
+def test_a_match_in_the_body_shows_the_passage_around_it(agent_client):
+    body = "Hello. " + "Some context here. " * 10 + "My REFUND for order 7 never came. " + "More text. " * 20
+    TicketFactory.create(subject="Where is my money", body=body)
+    TicketFactory.create(subject="Refund in the subject", body="nothing else")
+    html = agent_client.get("/tickets/?search=refund").content.decode()
+    assert '<span class="snippet">…' in html and "My <mark>REFUND</mark> for order 7 never came." in html
+    assert html.count('class="snippet"') == 1  # a subject-only match shows no passage

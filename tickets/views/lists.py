@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Greatest, StrIndex, Substr, Upper
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -76,6 +77,21 @@ def canonical_query(data: QueryDict) -> str:
     return kept.urlencode()
 
 
+# A search that matched in the body shows the passage around the match, this long.
+SNIPPET_CHARS = 160
+
+
+def _with_snippets(tickets: QuerySet[Ticket], search: str) -> QuerySet[Ticket]:
+    """With a search, each row also carries where the text is in its body and the passage around it (the
+    database cuts it, for the page's rows only: the list never loads whole bodies)."""
+    term = search.strip()
+    if not term:
+        return tickets
+    found = StrIndex(Upper("body"), Upper(Value(term)))
+    start = Greatest(found - Value(SNIPPET_CHARS // 3), Value(1))
+    return tickets.annotate(body_match=found, snippet=Substr("body", start, SNIPPET_CHARS))
+
+
 def _saved_views(request: AuthenticatedHttpRequest) -> list[SavedView]:
     return list(SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner"))
 
@@ -97,7 +113,8 @@ def render_list(
         context: dict[str, Any] = {"filters": filters, "options": options, "page": None, "errors": True}
         return render(request, template, context, status=400)
     query = canonical_query(data)
-    page = paginate(filters.qs.order_by(*options.ordering()), options.page_number())
+    search = filters.form.cleaned_data.get("search") or ""
+    page = paginate(_with_snippets(filters.qs, search).order_by(*options.ordering()), options.page_number())
     saved_views = _saved_views(request)
     built_in = any(view_query == query for _, view_query in BUILT_IN_VIEWS)
     can_change = request.user.has_perm("tickets.change_ticket")
@@ -109,7 +126,7 @@ def render_list(
         "query": query,
         "page_query": _with_page(query, page.number),
         "current_saved": None if built_in else next((v.pk for v in saved_views if v.query == query), None),
-        "search": filters.form.cleaned_data.get("search") or "",
+        "search": search,
         # New tickets are those above the highest id at render time (the arrivals bar counts them).
         "after": Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
         "can_change": can_change,
