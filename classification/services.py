@@ -459,20 +459,32 @@ def flag_queued_for_publishing() -> int:
     return Ticket.objects.filter(status=Status.QUEUED, status_changed__lte=timezone.now()).flag_unpublished()
 
 
+def _routed(category: str, priority: str, teams: dict[str, str]) -> str:
+    return settings.ESCALATION_TEAM if priority == Priority.CRITICAL else teams.get(category, "")
+
+
 def _correction(
     ticket: Ticket, author: User, values: dict[str, str], teams: dict[str, str], now: datetime
 ) -> Classification:
-    """A person's classification of one ticket: fields not given keep the ticket's current values; without a
-    team the ticket is routed by its category (critical: escalation)."""
+    """A person's classification of one ticket: fields not given keep the ticket's current values. The team:
+    the one given; `team: ""` routes by the category (critical: escalation); no `team` at all keeps a team
+    someone chose by hand (one other than the routing's) and otherwise routes by the new category."""
     category = values.get("category") or ticket.category
     priority = values.get("priority") or ticket.priority or Priority.MEDIUM
+    chosen_by_hand = bool(ticket.team) and ticket.team != _routed(ticket.category, ticket.priority, teams)
+    if values.get("team"):
+        team = values["team"]
+    elif "team" not in values and chosen_by_hand:
+        team = ticket.team
+    else:
+        team = _routed(category, priority, teams)
     outcome = Outcome(
         source=Source.HUMAN,
         category=category,
         priority=priority,
         sentiment=values.get("sentiment") or ticket.sentiment or "neutral",
         risk=ticket.risk if ticket.risk is not None else 0.0,
-        team=values.get("team") or (settings.ESCALATION_TEAM if priority == Priority.CRITICAL else teams[category]),
+        team=team,
         confidence=1.0,
         summary=ticket.summary,
         suggested_reply="",
@@ -490,9 +502,9 @@ def _correction(
 def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str, str]) -> list[Classification]:
     """People's classifications of many tickets at once (the list's bulk actions, confirming several in
     review): one history row each with its author, and each becomes its ticket's current classification.
-    Values not given keep each ticket's own (so confirming keeps everything). Tickets with no category to
-    keep and none given are skipped. One transaction: a bulk insert of the history, then one UPDATE per
-    distinct set of new values, and one audit entry naming every ticket."""
+    Values not given keep each ticket's own (so confirming keeps everything, a hand-chosen team included).
+    Tickets with no category to keep and none given are skipped. One transaction: a bulk insert of the
+    history, then one UPDATE per distinct set of new values, and one audit entry naming every ticket."""
     now = timezone.now()
     with transaction.atomic():
         tickets = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk")

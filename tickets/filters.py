@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -28,8 +29,7 @@ DUE_WINDOWS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timede
 
 
 def _assignee_choices() -> list[tuple[str, str]]:
-    people = [(user.username, user.get_full_name() or user.username) for user in workflow.agents()]
-    return [(ME, "Me"), (NOBODY, "Unassigned"), *people]
+    return [(ME, "Me"), (NOBODY, "Unassigned"), *workflow.agent_choices()]
 
 
 def _team_choices() -> list[tuple[str, str]]:
@@ -69,6 +69,18 @@ class TicketFilter(django_filters.FilterSet):
             "min_risk",
             "received",
         ]
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        # Someone who still holds tickets but is no longer an agent: their tickets stay findable.
+        asked = (data or {}).get("assignee") or ""
+        if asked and asked not in (ME, NOBODY):
+            holder = User.objects.filter(username=asked).exclude(pk__in=workflow.agents().values("pk")).first()
+            if holder is not None:
+                self.filters["assignee"].extra["choices"] = lambda: [
+                    *_assignee_choices(),
+                    workflow.holder_choice(holder),
+                ]
 
     def _user(self) -> Any:
         user = getattr(self.request, "user", None)

@@ -103,23 +103,48 @@ class PageForm(forms.Form):
         return self.cleaned_data.get("page") or 1
 
 
-def _assignee_choices() -> list[tuple[str, str]]:
-    return [("", "Unassigned"), *((u.username, u.get_full_name() or u.username) for u in workflow.agents())]
-
-
 class StateForm(forms.Form):
     state = forms.ChoiceField(choices=WorkState.choices)
 
 
-class AssignForm(forms.Form):
-    assignee = forms.ChoiceField(choices=_assignee_choices, required=False)
+# The assignee value that means nobody (unassign).
+NOBODY = "none"
+
+
+class AssigneeMixin:
+    """An `assignee` field naming an agent (or NOBODY); `assignee_user()` is the user, None for nobody."""
+
+    cleaned_data: dict[str, Any]
 
     def assignee_user(self) -> Any:
         username = self.cleaned_data.get("assignee")
-        return workflow.agents().get(username=username) if username else None
+        return workflow.agents().get(username=username) if username and username != NOBODY else None
+
+
+class AssignForm(AssigneeMixin, forms.Form):
+    """The ticket page's assignee select. `holder`: who holds the ticket now, shown even if they are no
+    longer an agent (choosing them again changes nothing)."""
+
+    assignee = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: Any, holder: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(NOBODY, "Nobody"), *workflow.agent_choices()]
+        if holder is not None and holder.username not in dict(choices):
+            choices.append(workflow.holder_choice(holder))
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
+        self.holder = holder
+
+    def assignee_user(self) -> Any:
+        if self.holder is not None and self.cleaned_data.get("assignee") == self.holder.username:
+            return self.holder
+        return super().assignee_user()
 
 
 BULK_ACTIONS = [
+    ("", "Choose…"),
     ("assign", "Assign to"),
     ("state", "Set state"),
     ("category", "Correct category"),
@@ -146,14 +171,16 @@ class TicketIdsField(forms.Field):
         return ids
 
 
-class BulkActionForm(forms.Form):
+class BulkActionForm(AssigneeMixin, forms.Form):
     """One action on the selected tickets, or on every ticket the filter matches (`scope=all`)."""
 
     action = forms.ChoiceField(choices=BULK_ACTIONS)
     ids = TicketIdsField(required=False)
     scope = forms.ChoiceField(choices=[("selected", "selected"), ("all", "all matching")], required=False)
     query = forms.CharField(required=False, max_length=2000)
-    assignee = forms.ChoiceField(choices=_assignee_choices, required=False)
+    assignee = forms.ChoiceField(
+        choices=lambda: [("", "Choose…"), (NOBODY, "Nobody (unassign)"), *workflow.agent_choices()], required=False
+    )
     state = forms.ChoiceField(choices=[("", "—"), *WorkState.choices], required=False)
     category = forms.ChoiceField(choices=lambda: [("", "—"), *active_category_choices()], required=False)
     priority = forms.ChoiceField(choices=[("", "—"), *Priority.choices], required=False)
@@ -161,7 +188,7 @@ class BulkActionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         action = data.get("action")
-        needs = {"state": "state", "category": "category", "priority": "priority"}
+        needs = {"assign": "assignee", "state": "state", "category": "category", "priority": "priority"}
         if action in needs and not data.get(needs[action]):
             self.add_error(needs[action], "Choose a value for this action.")
         if data.get("scope") != "all" and not data.get("ids"):
@@ -170,10 +197,6 @@ class BulkActionForm(forms.Form):
 
     def filter_query(self) -> QueryDict:
         return QueryDict(self.cleaned_data.get("query") or "")
-
-    def assignee_user(self) -> Any:
-        username = self.cleaned_data.get("assignee")
-        return workflow.agents().get(username=username) if username else None
 
 
 class SavedViewForm(forms.Form):

@@ -282,8 +282,10 @@ class Ticket(models.Model):
     # The agents' side: the working state, who holds the ticket, and who last changed its state.
     state = models.CharField(max_length=10, choices=WorkState.choices, default=WorkState.OPEN)
     state_changed = models.DateTimeField(null=True, blank=True)
+    # No single-column index for either: `ticket_assignee_created_idx` serves the assignee (its first column),
+    # and who last changed a state is only shown, never searched.
     state_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -291,6 +293,7 @@ class Ticket(models.Model):
         null=True,
         blank=True,
         related_name="assigned_tickets",
+        db_index=False,
     )
 
     created = models.DateTimeField(default=timezone.now)

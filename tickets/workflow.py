@@ -36,9 +36,21 @@ def agents() -> QuerySet[User]:
     )
 
 
-def change_state(ticket_ids: Sequence[int], state: str, *, actor: User) -> list[int]:
+def agent_choices() -> list[tuple[str, str]]:
+    """(username, name) of everyone tickets can be assigned to, for the dashboard's selects."""
+    return [(user.username, user.get_full_name() or user.username) for user in agents()]
+
+
+def holder_choice(user: User) -> tuple[str, str]:
+    """A choice for someone who holds tickets but is no longer an agent (deactivated, or lost the
+    permission): their tickets stay findable and shown as theirs."""
+    return user.username, f"{user.get_full_name() or user.username} (no longer an agent)"
+
+
+def change_state(ticket_ids: Sequence[int], state: str, *, actor: User | None, actor_name: str = "") -> list[int]:
     """Move tickets to a working state where STATE_TRANSITIONS allows it (a resolved ticket can only be
-    reopened). Returns the ids that changed; the others were already there or cannot move there."""
+    reopened). Returns the ids that changed; the others were already there or cannot move there. `actor` is
+    the person; None with an `actor_name` for a command (`resolve_backlog`)."""
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -58,8 +70,9 @@ def change_state(ticket_ids: Sequence[int], state: str, *, actor: User) -> list[
         )
         if changed:
             target, detail = audit.tickets_target(changed)
-            audit.record(Action.TICKET_STATE_CHANGED, actor=actor, target=target, detail={**detail, "state": state})
-    logger.info("%d tickets moved to %s by user %s", len(changed), state, actor.pk)
+            detail = {**detail, "state": state}
+            audit.record(Action.TICKET_STATE_CHANGED, actor=actor, actor_name=actor_name, target=target, detail=detail)
+    logger.info("%d tickets moved to %s by %s", len(changed), state, actor_name or (actor and actor.pk))
     return changed
 
 
@@ -68,7 +81,7 @@ def assign(ticket_ids: Sequence[int], assignee: User | None, *, actor: User) -> 
     now = timezone.now()
     with transaction.atomic():
         # Lock the tickets only (the previous holder's name comes through an outer join).
-        rows = Ticket.objects.select_for_update(of=("self",)).filter(pk__in=list(ticket_ids))
+        rows = Ticket.objects.select_for_update(of=("self",)).filter(pk__in=list(ticket_ids)).order_by("pk")
         rows = rows.filter(assignee__isnull=False) if assignee is None else rows.exclude(assignee=assignee)
         before = list(rows.values_list("pk", "assignee__username"))
         changed = [pk for pk, _ in before]

@@ -15,10 +15,17 @@ pytestmark = pytest.mark.django_db
 
 
 def test_many_tickets_corrected_at_once_each_keep_their_own_values(agent, django_assert_max_num_queries):
+    # Each routed as the taxonomy routes it (a team chosen by hand would be kept: tested below).
     tickets = [
-        TicketFactory.create(classified=True, category="general", priority="low", sentiment="negative"),
-        TicketFactory.create(classified=True, category="general", priority="critical", sentiment="neutral"),
-        TicketFactory.create(classified=True, category="technical", priority="high", sentiment="positive"),
+        TicketFactory.create(
+            classified=True, category="general", priority="low", sentiment="negative", team="frontline"
+        ),
+        TicketFactory.create(
+            classified=True, category="general", priority="critical", sentiment="neutral", team="escalation"
+        ),
+        TicketFactory.create(
+            classified=True, category="technical", priority="high", sentiment="positive", team="tech-support"
+        ),
     ]
     with django_assert_max_num_queries(12):  # select, taxonomy, one insert, an update per group, audit
         rows = record_corrections([t.pk for t in tickets], agent, {"category": "billing"})
@@ -58,3 +65,13 @@ def test_tickets_with_no_category_to_keep_are_skipped(agent):
     assert [row.ticket_id for row in rows] == [classified.pk]
     unclassified.refresh_from_db()
     assert unclassified.classification_source == ""
+
+
+def test_without_a_team_a_hand_chosen_one_is_kept_and_an_empty_one_routes_again(agent):
+    ticket = TicketFactory.create(classified=True, category="billing", priority="medium", team="engineering")
+    record_corrections([ticket.pk], agent, {"priority": "high"})
+    ticket.refresh_from_db()
+    assert ticket.team == "engineering"  # chosen by hand: kept
+    record_corrections([ticket.pk], agent, {"category": "account", "team": ""})
+    ticket.refresh_from_db()
+    assert ticket.team == "accounts"  # `team: ""` (the form's "Route by category"): routed again

@@ -74,6 +74,18 @@
     if (target.closest("[data-bulk]") || target.name === "ids") refreshBulk();
   });
   document.addEventListener("htmx:afterSettle", refreshBulk);
+  // "All matching the filter" can change up to a thousand tickets in one click: ask first.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    var all = form.matches && form.matches("form[data-bulk-form]") && form.querySelector("input[name=scope]");
+    if (!all || !all.checked) return;
+    event.preventDefault();
+    var action = form.querySelector("[data-bulk-action]");
+    var what = action ? action.options[action.selectedIndex].text : "this action";
+    if (window.confirm(what + ": apply to all " + all.getAttribute("data-matching") + " tickets matching the filter?")) {
+      event.detail.issueRequest(true);
+    }
+  });
 
   // --- Keyboard ------------------------------------------------------------------------------------
   function rows() {
@@ -114,7 +126,11 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var typing = event.target.closest("input, select, textarea, [contenteditable]");
     if (typing) {
-      if (event.key === "Escape") event.target.blur();
+      if (event.key === "Escape") {
+        // Leave the field as it is: a search box would otherwise clear itself, and the list with it.
+        event.preventDefault();
+        event.target.blur();
+      }
       return;
     }
     var dialog = document.getElementById("keys-help");

@@ -199,7 +199,7 @@ class StatsViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         form = RangeForm(request.query_params)
         if not form.is_valid():
-            raise ValidationError(form.errors.get_json_data())
+            raise ValidationError({field: [str(error) for error in errors] for field, errors in form.errors.items()})
         period = stats.Period(*form.period())
         charts = stats.charts(period, category_choices())
         return Response({**stats.overview(period), "charts": _plain(charts)})

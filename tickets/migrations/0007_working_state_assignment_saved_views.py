@@ -7,16 +7,24 @@ from django.db import migrations, models
 
 
 def backfill_first_classified(apps, schema_editor):
-    """Tickets classified before this field existed: their current classification time is the best we know."""
+    """Tickets classified before this field existed: the time of their first automatic classification, from
+    the history (one index lookup per ticket: `classif_ticket_created_idx`)."""
     Ticket = apps.get_model("tickets", "Ticket")
+    Classification = apps.get_model("classification", "Classification")
+    first = (
+        Classification.objects.filter(ticket=models.OuterRef("pk"), source__in=["llm", "keyword"])
+        .order_by("created")
+        .values("created")[:1]
+    )
     Ticket.objects.filter(first_classified_at__isnull=True, classified_at__isnull=False).update(
-        first_classified_at=models.F("classified_at")
+        first_classified_at=models.Subquery(first)
     )
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("tickets", "0006_publish_and_claim_tracking"),
+        ("classification", "0005_heartbeats_move_to_workers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -58,6 +66,7 @@ class Migration(migrations.Migration):
             model_name="ticket",
             name="assignee",
             field=models.ForeignKey(
+                db_index=False,
                 blank=True,
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
@@ -88,6 +97,7 @@ class Migration(migrations.Migration):
             model_name="ticket",
             name="state_changed_by",
             field=models.ForeignKey(
+                db_index=False,
                 blank=True,
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
@@ -101,28 +111,6 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True, choices=[("llm", "LLM"), ("keyword", "Keyword rules"), ("human", "Human")], max_length=10
             ),
-        ),
-        migrations.AddIndex(
-            model_name="ticket",
-            index=models.Index(
-                condition=models.Q(("state__in", ("open", "pending"))),
-                fields=["-created", "-id"],
-                name="ticket_active_idx",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="ticket",
-            index=models.Index(
-                condition=models.Q(("state__in", ("open", "pending"))), fields=["due_at"], name="ticket_active_due_idx"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="ticket",
-            index=models.Index(fields=["assignee", "-created"], name="ticket_assignee_created_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="ticket",
-            index=models.Index(fields=["state", "-created"], name="ticket_state_created_idx"),
         ),
         migrations.AddField(
             model_name="agentprofile",

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from classification.models import FallbackReason
 from tickets.models import ACTIVE_STATES, Ticket
+from tickets.views.common import LAST_LIST
 
 register = template.Library()
 
@@ -113,3 +115,11 @@ def reason_label(reason: str) -> str:
         return str(FallbackReason(reason).label)
     except ValueError:
         return reason.replace("_", " ")
+
+
+@register.simple_tag(takes_context=True)
+def last_list_url(context: template.Context) -> str:
+    """The ticket list as the agent last saw it (filters and page), for the way back from a ticket."""
+    request = context.get("request")
+    session = getattr(request, "session", None)
+    return (session.get(LAST_LIST) if session is not None else None) or reverse("tickets:list")

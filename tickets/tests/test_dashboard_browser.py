@@ -154,6 +154,8 @@ def test_new_tickets_announce_themselves_without_moving_the_list(open_page, agen
     bar.click()
     page.wait_for_function("document.querySelector('#ticket-rows').innerText.includes('Brand new arrival')")
     assert page.evaluate("window.__noReload") is True
+    newest = page.locator("#ticket-rows tr").first.bounding_box()  # the list's top is in view, the new ones first
+    assert newest is not None and 0 <= newest["y"] < SIZES[size]["height"]
 
 
 @BOTH
@@ -212,16 +214,22 @@ def test_bulk_actions_on_selected_rows_and_on_everything_the_filter_matches(open
     page.select_option("#bulk-form select[name=assignee]", "ann")
     page.click("#bulk-form button[type=submit]")
     page.locator(".message").wait_for()
-    assert "2 assigned to ann of 2 tickets." in page.inner_text(".message")
+    assert "2 tickets assigned to ann." in page.inner_text(".message")
     assert Ticket.objects.filter(assignee__username="ann").count() == 2
     page.check("input[name=scope]")
     assert page.inner_text("[data-selected-count]") == "all matching tickets"
+    assert "All 3 matching the filter" in page.inner_text("#bulk-form")
     page.select_option("select[data-bulk-action]", "priority")
     assert page.locator("#bulk-form [data-for=priority]").is_visible()
     assert not page.locator("#bulk-form [data-for=assign]").is_visible()
     page.select_option("#bulk-form select[name=priority]", "high")
+    page.click("#bulk-form button[type=submit]")  # asks first: "Cancel" changes nothing
+    page.wait_for_timeout(300)
+    assert page.dialogs == ["Correct priority: apply to all 3 tickets matching the filter?"]
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in tickets]).values_list("priority", flat=True)) == {"low"}
+    page.accept_dialogs = True
     page.click("#bulk-form button[type=submit]")
-    page.wait_for_function("document.querySelector('.message')?.innerText.includes('3 corrected')")
+    page.wait_for_function("document.querySelector('.message')?.innerText.includes('3 tickets given priority high')")
     assert set(Ticket.objects.filter(pk__in=[t.pk for t in tickets]).values_list("priority", flat=True)) == {"high"}
     assert set(Ticket.objects.filter(category="billing").values_list("priority", flat=True)) == {"medium"}
 
@@ -237,7 +245,7 @@ def test_needs_review_confirms_one_or_a_whole_page(open_page, agent, size):
     page.check("[data-select-page]")
     assert page.inner_text("[data-selected-count]") == "3 selected"
     page.click("text=Confirm selected")
-    page.wait_for_function("document.querySelector('.message')?.innerText.includes('3 confirmed')")
+    page.wait_for_function("document.querySelector('.message')?.innerText.includes('3 tickets confirmed')")
     assert "Nothing to review." in page.inner_text("#review-rows")
     assert Ticket.objects.filter(classification_source="human").count() == 4
 
@@ -292,7 +300,11 @@ def test_the_keyboard_finds_moves_opens_and_corrects(open_page, agent):
     page.goto(page.base + "/tickets/?sort=oldest")
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "search"
-    page.keyboard.press("Escape")
+    page.keyboard.type("Keyboard")
+    page.wait_for_url("**search=Keyboard**")
+    page.keyboard.press("Escape")  # leaves the field as it is: the search and the list stay
+    page.wait_for_timeout(600)
+    assert page.input_value("#search") == "Keyboard" and len(_list_rows(page)) == 2
     page.keyboard.press("j")
     page.keyboard.press("j")
     assert page.get_attribute("tr.kb-current", "id") == f"ticket-{second.pk}"

@@ -71,6 +71,14 @@ def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, 
             problems.append(f"{name}: {overflow} px of sideways scroll")
         problems += [f"{name}: {p}" for p in filter(None, (_on_screen(page, a, SIZES[size]["width"]) for a in actions))]
         problems += [f"{name}: axe {violation}" for violation in axe_violations(page)]
+        # Everything folded (filters, popovers, the chart's table) unfolded: still no sideways scroll, still clean.
+        if page.evaluate(
+            "() => { const d = [...document.querySelectorAll('details:not([open])')]; d.forEach(e => e.open = true); return d.length; }"
+        ):
+            overflow = sideways_overflow(page)
+            if overflow:
+                problems.append(f"{name}, unfolded: {overflow} px of sideways scroll")
+            problems += [f"{name}, unfolded: axe {violation}" for violation in axe_violations(page)]
         problems += [f"{name}: shows the raw name {slug!r}" for slug in set(SLUGS.findall(page.inner_text("main")))]
         if name == "ticket":  # the history table keeps its last column inside its card
             clipped = page.evaluate(

@@ -46,3 +46,8 @@ def test_stats_refuses_anonymous_and_users_without_ticket_permission(outsider):
     client = APIClient()
     client.force_authenticate(outsider)
     assert client.get("/api/v1/stats/").status_code == 403
+
+
+def test_a_bad_range_names_the_problem_in_plain_words(api_client):
+    details = api_client.get("/api/v1/stats/?range=custom").json()["error"]["details"]
+    assert details == {"__all__": ["A custom range needs both dates."]}

@@ -129,3 +129,53 @@ def test_the_built_in_views_and_the_current_one_are_shown(agent_client, shift):
     html = agent_client.get("/tickets/?assignee=me").content.decode()
     assert 'href="/tickets/?assignee=none&amp;team=mine">Unassigned in my team</a>' in html
     assert 'class="chip current" href="/tickets/?assignee=me" aria-current="page">Mine</a>' in html
+
+
+def test_the_secondary_filters_unfold_when_one_of_them_is_set(agent_client):
+    folded = agent_client.get("/tickets/").content.decode()
+    unfolded = agent_client.get("/tickets/?sentiment=negative&channel=email").content.decode()
+    assert '<details class="more-filters">' in folded
+    assert '<details class="more-filters" open>' in unfolded and "More filters (2 set)" in unfolded
+
+
+def test_a_former_agents_tickets_stay_findable_and_theirs(agent_client):
+    bob = UserFactory.create(username="bob", first_name="Bob", permissions=["tickets.change_ticket"])
+    ticket = TicketFactory.create(subject="Bob's", assignee=bob)
+    bob.is_active = False
+    bob.save()
+    assert _subjects(agent_client, "assignee=bob") == {"Bob's"}
+    assert "Bob (no longer an agent)" in agent_client.get("/tickets/?assignee=bob").content.decode()
+    page = agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert '<option value="bob" selected>Bob (no longer an agent)</option>' in page
+    agent_client.post(f"/tickets/{ticket.pk}/assign/", {"assignee": "bob"})  # keeping it changes nothing
+    ticket.refresh_from_db()
+    assert ticket.assignee == bob
+    assert agent_client.get("/tickets/?assignee=nobody-at-all").status_code == 400
+
+
+def test_my_team_without_a_team_says_where_to_choose_one(agent_client):
+    html = agent_client.get("/tickets/?assignee=none&team=mine").content.decode()
+    assert "You have no team yet" in html and 'href="/me/"' in html
+
+
+def test_the_address_bar_gets_the_filters_in_one_spelling(agent_client):
+    response = agent_client.get(
+        "/tickets/?search=&state=active&assignee=&due=&category=billing&sort=newest&page=2", HTTP_HX_REQUEST="true"
+    )
+    assert response["HX-Push-Url"] == "/tickets/?category=billing&page=2"
+
+
+def test_the_way_back_from_a_ticket_is_the_last_list_seen(agent_client):
+    ticket = TicketFactory.create()
+    agent_client.get("/tickets/?priority=high&sort=due")
+    html = agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert '<a href="/tickets/?priority=high&amp;sort=due">← Tickets</a>' in html
+
+
+def test_a_match_in_the_body_shows_the_passage_around_it(agent_client):
+    body = "Hello. " + "Some context here. " * 10 + "My REFUND for order 7 never came. " + "More text. " * 20
+    TicketFactory.create(subject="Where is my money", body=body)
+    TicketFactory.create(subject="Refund in the subject", body="nothing else")
+    html = agent_client.get("/tickets/?search=refund").content.decode()
+    assert '<span class="snippet">…' in html and "My <mark>REFUND</mark> for order 7 never came." in html
+    assert html.count('class="snippet"') == 1  # a subject-only match shows no passage

@@ -76,3 +76,28 @@ def test_an_agents_team_is_kept_on_their_profile(agent):
     workflow.set_team(agent, "billing")
     workflow.set_team(agent, "accounts")
     assert workflow.team_of(agent) == "accounts" and AgentProfile.objects.count() == 1
+
+
+def test_resolve_backlog_resolves_what_was_received_before_the_date_in_batches(monkeypatch):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(days=40)
+    TicketFactory.create_batch(3, created=old)
+    TicketFactory.create(created=old, state=WorkState.PENDING)
+    recent = TicketFactory.create()
+    monkeypatch.setattr(workflow, "BULK_MAX", 2)
+    day = (timezone.localdate() - timedelta(days=30)).isoformat()
+    dry = StringIO()
+    call_command("resolve_backlog", "--received-before", day, "--dry-run", stdout=dry)
+    assert "4 open or pending tickets" in dry.getvalue() and not TicketChange.objects.exists()
+    out = StringIO()
+    call_command("resolve_backlog", "--received-before", day, stdout=out)
+    assert "Resolved 4 tickets" in out.getvalue()
+    recent.refresh_from_db()
+    assert recent.state == WorkState.OPEN
+    entries = AuditEntry.objects.filter(action=Action.TICKET_STATE_CHANGED)
+    assert entries.count() == 2 and {e.actor_name for e in entries} == {"manage.py resolve_backlog"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from tickets.views.bulk import bulk
 from tickets.views.create import create
 from tickets.views.detail import (
     assign,
@@ -12,7 +13,7 @@ from tickets.views.detail import (
     work_fragment,
 )
 from tickets.views.export import export_csv
-from tickets.views.lists import arrivals, bulk, failed, needs_review, retry_all_failed, ticket_list, ticket_row
+from tickets.views.lists import arrivals, failed, needs_review, retry_all_failed, ticket_list, ticket_row
 from tickets.views.me import me
 from tickets.views.overview import breaker_badge, charts_fragment, overview, stats_fragment
 from tickets.views.saved import delete_view, save_view

@@ -14,6 +14,8 @@ from supportintel.http import AuthenticatedHttpRequest
 from tickets.models import Ticket
 
 PAGE_SIZE = 25
+# The session key of the last ticket list an agent saw: the ticket page's "← Tickets" goes back to it.
+LAST_LIST = "tickets:last_list"
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
 

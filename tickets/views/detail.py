@@ -12,7 +12,7 @@ from classification.models import Classification
 from classification.services import record_correction
 from supportintel.http import AuthenticatedHttpRequest
 from tickets import services, workflow
-from tickets.forms import AssignForm, CorrectionForm, StateForm
+from tickets.forms import NOBODY, AssignForm, CorrectionForm, StateForm
 from tickets.models import STATE_TRANSITIONS, Status, Ticket, TicketChange
 from tickets.views.common import _get_ticket_for_user, agent_required
 
@@ -36,7 +36,9 @@ def _work_context(ticket: Ticket) -> dict[str, Any]:
     return {
         "ticket": ticket,
         "moves": STATE_TRANSITIONS[ticket.state],
-        "assign_form": AssignForm(initial={"assignee": ticket.assignee.username if ticket.assignee else ""}),
+        "assign_form": AssignForm(
+            initial={"assignee": ticket.assignee.username if ticket.assignee else NOBODY}, holder=ticket.assignee
+        ),
         "activity": ticket.activity,  # type: ignore[attr-defined]  # Prefetch(to_attr="activity")
     }
 
@@ -94,11 +96,11 @@ def change_state(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @agent_required("tickets.change_ticket")
 def assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Assign the ticket to an agent (or to nobody); `assignee=me` is the person asking."""
-    ticket = _get_ticket_for_user(request, pk)
+    ticket = _get_ticket_for_user(request, pk, Ticket.objects.select_related("assignee"))
     data = request.POST.copy()
     if data.get("assignee") == "me":
         data["assignee"] = request.user.get_username()
-    form = AssignForm(data)
+    form = AssignForm(data, holder=ticket.assignee)
     if not form.is_valid():
         return _work_response(request, ticket.pk, status=422)
     workflow.assign([ticket.pk], form.assignee_user(), actor=request.user)

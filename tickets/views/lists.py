@@ -3,22 +3,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Greatest, StrIndex, Substr, Upper
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, push_url
 
-from classification.services import record_corrections
 from supportintel.http import AuthenticatedHttpRequest
 from tickets import services, workflow
-from tickets.filters import ACTIVE, TicketFilter
+from tickets.filters import ACTIVE, MINE, TicketFilter
 from tickets.forms import BulkActionForm, ListOptionsForm, PageForm
 from tickets.models import ACTIVE_STATES, SavedView, Source, Status, Ticket
-from tickets.views.common import _get_ticket_for_user, agent_required, paginate, wants_partial
+from tickets.stats import capped_count
+from tickets.views.common import LAST_LIST, _get_ticket_for_user, agent_required, paginate, wants_partial
 
 # The list never loads bodies (up to 20,000 characters each); the row shows the subject.
 _ROW_FIELDS = ("body",)
@@ -77,18 +77,33 @@ def canonical_query(data: QueryDict) -> str:
     return kept.urlencode()
 
 
+# A search that matched in the body shows the passage around the match, this long.
+SNIPPET_CHARS = 160
+
+
+def _with_snippets(tickets: QuerySet[Ticket], search: str) -> QuerySet[Ticket]:
+    """With a search, each row also carries where the text is in its body and the passage around it (the
+    database cuts it, for the page's rows only: the list never loads whole bodies)."""
+    term = search.strip()
+    if not term:
+        return tickets
+    found = StrIndex(Upper("body"), Upper(Value(term)))
+    start = Greatest(found - Value(SNIPPET_CHARS // 3), Value(1))
+    return tickets.annotate(body_match=found, snippet=Substr("body", start, SNIPPET_CHARS))
+
+
 def _saved_views(request: AuthenticatedHttpRequest) -> list[SavedView]:
     return list(SavedView.objects.filter(Q(owner=request.user) | Q(shared=True)).select_related("owner"))
 
 
-def _query(data: QueryDict) -> str:
-    query = data.copy()
-    for key in ("page", "after"):
-        query.pop(key, None)
-    return query.urlencode()
+def _with_page(query: str, page: Any) -> str:
+    """The query with its page, when past the first."""
+    if not page or str(page) == "1":
+        return query
+    return f"{query}&page={page}" if query else f"page={page}"
 
 
-def _render_list(
+def render_list(
     request: AuthenticatedHttpRequest, data: QueryDict, *, partial: bool, status: int = 200
 ) -> HttpResponse:
     filters = list_filters(request, data)
@@ -97,21 +112,32 @@ def _render_list(
     if not filters.is_valid() or not options.is_valid():
         context: dict[str, Any] = {"filters": filters, "options": options, "page": None, "errors": True}
         return render(request, template, context, status=400)
-    query = _query(data)
+    query = canonical_query(data)
+    search = filters.form.cleaned_data.get("search") or ""
+    page = paginate(_with_snippets(filters.qs, search).order_by(*options.ordering()), options.page_number())
+    saved_views = _saved_views(request)
+    built_in = any(view_query == query for _, view_query in BUILT_IN_VIEWS)
+    can_change = request.user.has_perm("tickets.change_ticket")
     context = {
         "filters": filters,
         "options": options,
-        "page": paginate(filters.qs.order_by(*options.ordering()), options.page_number()),
+        "page": page,
+        # The filters in one spelling: links (pages, export, arrivals, views) and the view that is current.
         "query": query,
-        "current_view": canonical_query(data),
-        "search": filters.form.cleaned_data.get("search") or "",
+        "page_query": _with_page(query, page.number),
+        "current_saved": None if built_in else next((v.pk for v in saved_views if v.query == query), None),
+        "search": search,
         # New tickets are those above the highest id at render time (the arrivals bar counts them).
         "after": Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
-        "can_change": request.user.has_perm("tickets.change_ticket"),
+        "can_change": can_change,
         "bulk_form": BulkActionForm(),
+        "bulk_max": workflow.BULK_MAX,
+        # "All N matching the filter": counted up to one more than a bulk action takes.
+        "matching": capped_count(filters.qs, workflow.BULK_MAX + 1) if can_change else 0,
+        "needs_team": data.get("team") == MINE and not workflow.team_of(request.user),
         # In the partial too: which view is current changes with the filters.
         "views": BUILT_IN_VIEWS,
-        "saved_views": _saved_views(request),
+        "saved_views": saved_views,
         # How many of the filters folded under "More filters" are set (they unfold when any is).
         "more_filters": sum(1 for key in _MORE_FILTERS if data.get(key)),
     }
@@ -122,7 +148,17 @@ def _render_list(
 @agent_required()
 @vary_on_headers("HX-Request")
 def ticket_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _render_list(request, request.GET, partial=wants_partial(request))
+    """The list. A filter change swaps only the list and the address bar shows the filters in their one
+    spelling (no empty parameters); the ticket page's way back returns to the last list the agent saw."""
+    response = render_list(request, request.GET, partial=wants_partial(request))
+    if response.status_code == 200:
+        query = _with_page(canonical_query(request.GET), request.GET.get("page"))
+        address = f"{reverse('tickets:list')}?{query}" if query else reverse("tickets:list")
+        if request.htmx and not request.htmx.history_restore_request:
+            push_url(response, address)
+        if request.session.get(LAST_LIST) != address:
+            request.session[LAST_LIST] = address
+    return response
 
 
 @require_GET
@@ -136,7 +172,7 @@ def arrivals(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not after.isdigit() or not filters.is_valid() or not page.is_valid():
         return HttpResponse("", status=400)
     count = filters.qs.filter(pk__gt=int(after)).values("pk")[:ARRIVALS_CAP].count()
-    context = {"count": count, "cap": ARRIVALS_CAP, "after": after, "query": _query(request.GET)}
+    context = {"count": count, "cap": ARRIVALS_CAP, "after": after, "query": canonical_query(request.GET)}
     return render(request, "tickets/partials/arrivals.html", context)
 
 
@@ -152,65 +188,6 @@ def ticket_row(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _bulk_ids(request: AuthenticatedHttpRequest, form: BulkActionForm) -> tuple[list[int], bool] | None:
-    """The tickets a bulk action applies to, and whether more matched than one action takes (BULK_MAX)."""
-    if form.cleaned_data.get("scope") != "all":
-        return form.cleaned_data["ids"], False
-    filters = list_filters(request, form.filter_query())
-    options = ListOptionsForm(form.filter_query())
-    if not filters.is_valid() or not options.is_valid():
-        return None
-    ids = list(filters.qs.order_by(*options.ordering()).values_list("pk", flat=True)[: workflow.BULK_MAX + 1])
-    return ids[: workflow.BULK_MAX], len(ids) > workflow.BULK_MAX
-
-
-def _apply(request: AuthenticatedHttpRequest, form: BulkActionForm, ids: list[int]) -> str:
-    """Run one bulk action; returns what happened, in words."""
-    data, actor = form.cleaned_data, request.user
-    action = data["action"]
-    if action == "assign":
-        assignee = form.assignee_user()
-        changed = workflow.assign(ids, assignee, actor=actor)
-        return f"{len(changed)} assigned to {assignee.get_username() if assignee else 'nobody'}"
-    if action == "state":
-        changed = workflow.change_state(ids, data["state"], actor=actor)
-        return f"{len(changed)} set to {data['state']}"
-    if action in ("category", "priority", "confirm"):
-        values = {action: data[action]} if action != "confirm" else {}
-        corrected = record_corrections(ids, actor, values)
-        return f"{len(corrected)} {'confirmed' if action == 'confirm' else 'corrected'}"
-    queued = services.requeue_tickets(ids, actor=actor)
-    return f"{queued} queued for classification"
-
-
-@require_POST
-@agent_required("tickets.change_ticket")
-def bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """One action on the tickets selected in the list (or in needs review), or on every ticket its filter
-    matches, at most BULK_MAX per request. Answers with the list (or review) it came from, redrawn."""
-    form = BulkActionForm(request.POST)
-    origin = "review" if request.POST.get("origin") == "review" else "list"
-    selection = _bulk_ids(request, form) if form.is_valid() else None
-    if selection is None:
-        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors) or "invalid filter"
-        messages.error(request, f"Nothing was changed: {errors}")
-        status = 400
-    else:
-        ids, more = selection
-        done = _apply(request, form, ids)
-        note = f" (the first {len(ids):,} of the matching tickets; apply again for the rest)" if more else ""
-        messages.success(request, f"{done} of {len(ids)} ticket{'s' if len(ids) != 1 else ''}{note}.")
-        status = 200
-    query = QueryDict(request.POST.get("query") or "")
-    if origin == "review":
-        if not request.htmx:
-            return redirect(f"{reverse('tickets:review')}?{query.urlencode()}")
-        return _render_review(request, query, partial=True, status=status)
-    if not request.htmx:
-        return redirect(f"{reverse('tickets:list')}?{query.urlencode()}")
-    return _render_list(request, query, partial=True, status=status)
-
-
 def _review_queryset() -> QuerySet[Ticket]:
     """Low-confidence and keyword-classified tickets not yet resolved, oldest first."""
     pending = Q(confidence__lt=settings.REVIEW_CONFIDENCE_BELOW) | Q(classification_source=Source.KEYWORD)
@@ -223,7 +200,7 @@ def _review_queryset() -> QuerySet[Ticket]:
     )
 
 
-def _render_review(
+def render_review(
     request: AuthenticatedHttpRequest, data: QueryDict, *, partial: bool, status: int = 200
 ) -> HttpResponse:
     page_form = PageForm(data)
@@ -233,7 +210,8 @@ def _render_review(
     context = {
         "page": paginate(_review_queryset(), page_form.page_number()),
         "threshold": settings.REVIEW_CONFIDENCE_BELOW,
-        "query": _query(data),
+        "query": "",
+        "page_query": _with_page("", page_form.page_number()),
         "can_change": request.user.has_perm("tickets.change_ticket"),
     }
     return render(request, template, context, status=status)
@@ -244,7 +222,7 @@ def _render_review(
 @vary_on_headers("HX-Request")
 def needs_review(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Automatic classifications for a person to confirm or correct, one at a time or a page at once."""
-    return _render_review(request, request.GET, partial=wants_partial(request))
+    return render_review(request, request.GET, partial=wants_partial(request))
 
 
 @require_GET
