@@ -110,8 +110,10 @@ class _Chain:
         self._over_budget: bool | None = None
 
     def calls_llm(self) -> bool:
-        """Whether the chain would call the LLM now (see `llm_calls_expected`). If so, everything the chain
-        reads from the database is read here, so that it can run on the LLM threads without a connection."""
+        """Whether the chain would call the LLM now: configured, the daily budget not spent, and the breaker
+        letting calls through (closed, or its trial due). If so, everything the chain reads from the database
+        is read here, so that it can run on the LLM threads without a connection; if not, the keyword
+        classifier answers the whole chunk at once."""
         if not (llm.is_configured() and not self.over_budget and breaker.lets_calls_through()):
             return False
         self.rules, self.llm_choices  # noqa: B018  # read now, on this thread's connection
