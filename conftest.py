@@ -86,9 +86,10 @@ def _broker_not_known_failing() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_api_throttle(settings: Any) -> None:
-    """The API throttle counts requests per user id, and SQLite hands a rolled-back user's id to the next
-    test's user: without this, a test inherits the requests of the tests before it (and gets 429s)."""
+def _fresh_cache(settings: Any) -> None:
+    """What the cache holds is per test: the API throttle counts requests per user id (and SQLite hands a
+    rolled-back user's id to the next test's user, which would inherit its requests and get 429s), and the
+    overview keeps its period figures there (a test would see the figures of the test before it)."""
     from django.core.cache import cache
 
     if not settings.REDIS_URL:
@@ -97,8 +98,9 @@ def _fresh_api_throttle(settings: Any) -> None:
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
-    for key in client.scan_iter(match="supportintel:*throttle_*"):
-        client.delete(key)
+    for pattern in ("supportintel:*throttle_*", "supportintel:*stats:*"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
 
 
 @pytest.fixture

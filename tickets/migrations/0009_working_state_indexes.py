@@ -1,12 +1,11 @@
 """The working state's indexes (the default list of open and pending tickets, the SLA's due times, "my
-tickets", the state filter), built CONCURRENTLY on PostgreSQL so a deployment does not block the ticket table's
-writes (new tickets keep arriving) while they build on a million rows; SQLite builds them as usual."""
+tickets", the state filter), built CONCURRENTLY on PostgreSQL (`_concurrent.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import migrations, models
+
+from tickets.migrations._concurrent import operations
 
 INDEXES = [
     # The dashboard's default list (open and pending tickets, newest first) once most are resolved.
@@ -22,20 +21,7 @@ INDEXES = [
 ]
 
 
-def _concurrently(schema_editor: Any) -> dict[str, bool]:
-    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
-
-
-def create(apps: Any, schema_editor: Any) -> None:
-    model = apps.get_model("tickets", "Ticket")
-    for index in INDEXES:
-        schema_editor.add_index(model, index, **_concurrently(schema_editor))
-
-
-def drop(apps: Any, schema_editor: Any) -> None:
-    model = apps.get_model("tickets", "Ticket")
-    for index in INDEXES:
-        schema_editor.remove_index(model, index, **_concurrently(schema_editor))
+create, drop = operations(INDEXES)
 
 
 class Migration(migrations.Migration):

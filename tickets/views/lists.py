@@ -171,7 +171,7 @@ def arrivals(request: AuthenticatedHttpRequest) -> HttpResponse:
     after = request.GET.get("after", "")
     if not after.isdigit() or not filters.is_valid() or not page.is_valid():
         return HttpResponse("", status=400)
-    count = filters.qs.filter(pk__gt=int(after)).values("pk")[:ARRIVALS_CAP].count()
+    count = capped_count(filters.qs.filter(pk__gt=int(after)), ARRIVALS_CAP)
     context = {"count": count, "cap": ARRIVALS_CAP, "after": after, "query": canonical_query(request.GET)}
     return render(request, "tickets/partials/arrivals.html", context)
 
