@@ -163,6 +163,8 @@ def _install_default_taxonomy() -> None:
 
     migration = importlib.import_module("classification.migrations.0002_default_taxonomy")
     migration.install_defaults(apps, None)
+    # What later data migrations add to it (required information and tones).
+    importlib.import_module("classification.migrations.0007_richer_answers").set_defaults(apps, None)
 
 
 @pytest.fixture

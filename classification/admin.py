@@ -12,6 +12,7 @@ from audit import services as audit
 from audit.models import Action
 from classification import rules
 from classification.keywords import KeywordError, parse_term
+from classification.keywords.info import INFO_LABELS
 from classification.models import Category, Classification
 
 
@@ -58,6 +59,13 @@ class KeywordsField(forms.CharField):
 
 
 class CategoryForm(forms.ModelForm):
+    required_info = forms.MultipleChoiceField(
+        choices=[(kind, label) for kind, label in INFO_LABELS.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What a ticket of this category must give; the suggested reply asks for what is missing and "
+        "the list's 'waiting for information' filter finds those tickets.",
+    )
     keywords = KeywordsField(
         required=False,
         help_text="One per line. Words match whole words in any case, with plurals and -ed/-ing forms; "
@@ -67,7 +75,18 @@ class CategoryForm(forms.ModelForm):
 
     class Meta:
         model = Category
-        fields = ("slug", "name", "description", "team", "keywords", "reply_template", "active", "position")
+        fields = (
+            "slug",
+            "name",
+            "description",
+            "team",
+            "keywords",
+            "reply_template",
+            "required_info",
+            "reply_tone",
+            "active",
+            "position",
+        )
 
 
 @admin.register(Category)

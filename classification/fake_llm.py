@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from classification.keywords import extract_entities
+
 logger = logging.getLogger(__name__)
 
 MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey")
@@ -128,15 +130,41 @@ def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
     category = _pick_category(text, properties["category"]["enum"])
     if mode == "obey" and (match := _INJECTION.search(text)):
         category = match.group(1)  # what a model that follows the ticket's instructions would answer
-    critical = any(word in lowered for word in ("outage", "is down", "data loss", "breach"))
-    priority = "critical" if critical else "high" if "urgent" in lowered or "asap" in lowered else "medium"
+    critical = [word for word in ("outage", "is down", "data loss", "breach") if word in lowered]
+    urgent = [word for word in ("urgent", "asap") if word in lowered]
+    priority = "critical" if critical else "high" if urgent else "medium"
+    if len(properties["priority"]["enum"]) == 1:  # the caller decided it
+        priority = properties["priority"]["enum"][0]
     sentiment = "negative" if any(w in lowered for w in ("angry", "unacceptable", "terrible", "!!")) else "neutral"
     first_sentence = re.split(r"(?<=[.!?])\s+", (ticket.get("body") or ticket.get("subject") or "").strip())[0]
+    answer = _answer(category, priority, sentiment, first_sentence, properties)
+    if "secondary_categories" in properties:  # prompt v2 and later
+        allowed = properties["secondary_categories"]["items"]["properties"]["category"]["enum"]
+        others = [slug for slug in allowed if slug != category and any(w in lowered for w in _WORDS.get(slug, ()))]
+        answer["secondary_categories"] = [{"category": slug, "confidence": 0.6} for slug in others[:3]]
+        answer["urgency_indicators"] = (critical + urgent) if priority in ("critical", "high") else []
+        answer["reasoning"] = f"The ticket reads as {category.replace('_', ' ')}; priority {priority}."
+    if "Replies are switched off" in _system_prompt(request):
+        answer["suggested_reply"] = ""
+    if "Extraction is switched off" not in _system_prompt(request):
+        found = extract_entities(text)  # the text as sent: masked when LLM_MASK_PII is on
+        answer["entities"] = {key: found.get(key, []) for key in properties["entities"]["properties"]}
+    return answer
+
+
+def _system_prompt(request: dict[str, Any]) -> str:
+    return next((m.get("content", "") for m in request.get("messages", []) if m.get("role") == "system"), "")
+
+
+def _answer(
+    category: str, priority: str, sentiment: str, first_sentence: str, properties: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "category": category,
         "priority": priority,
         "sentiment": sentiment,
-        "risk": {"critical": 0.8, "high": 0.5, "medium": 0.2}[priority] + (0.1 if sentiment == "negative" else 0),
+        "risk": {"critical": 0.8, "high": 0.5, "medium": 0.2, "low": 0.1}[priority]
+        + (0.1 if sentiment == "negative" else 0),
         "summary": first_sentence[:200] or "Empty ticket.",
         "suggested_reply": f"Thanks for contacting us about this {category.replace('_', ' ')} matter; we are on it.",
         "team": properties["team"]["enum"][0],

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from classification.keywords import KeywordError, parse_term
+from classification.keywords.info import DEFAULT_TONE, INFO_KINDS, TONES
 from tickets.models import Priority, Sentiment, Source, Ticket
 
 
@@ -42,6 +43,21 @@ def validate_keywords(value: Any) -> None:
         raise ValidationError(errors)
 
 
+def validate_required_info(value: Any) -> None:
+    """Required information is a list of known kinds (order_id, error_code, email, phone, amount, url)."""
+    if not isinstance(value, list) or not all(isinstance(kind, str) for kind in value):
+        raise ValidationError('Required information must be a list of kinds, e.g. ["order_id"].')
+    unknown = [kind for kind in value if kind not in INFO_KINDS]
+    if unknown:
+        raise ValidationError(f"Unknown kinds: {', '.join(unknown)}. Known: {', '.join(INFO_KINDS)}.")
+
+
+class ReplyTone(models.TextChoices):
+    FRIENDLY = TONES[0], "Friendly"
+    FORMAL = TONES[1], "Formal"
+    CONCISE = TONES[2], "Concise"
+
+
 class Category(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
@@ -52,6 +68,19 @@ class Category(models.Model):
         blank=True,
         help_text="Suggested reply. Placeholders: {customer_name}, {order_id}, {error_code}, {amount}, "
         "{email}, {url}, {team}, {category}.",
+    )
+    required_info = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_required_info],
+        help_text='What a ticket of this category must give, e.g. ["order_id"]; the reply asks for what is '
+        f"missing. Kinds: {', '.join(INFO_KINDS)}.",
+    )
+    reply_tone = models.CharField(
+        max_length=10,
+        choices=ReplyTone.choices,
+        default=DEFAULT_TONE,
+        help_text="The suggested reply's tone, unless a request asks for another.",
     )
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -83,6 +112,15 @@ class Classification(models.Model):
     matched_keywords = models.JSONField(default=list, blank=True)
     # Why the classifier decided what it did (priority cues, risk factors, sentiment cues, notes).
     explanation = models.JSONField(default=dict, blank=True)
+    # The richer answer: other categories the ticket is also about ([{category, confidence}]), the phrases
+    # that raised its priority, one sentence of reasoning, other teams it could go to
+    # ([{team, category, confidence}]), the required information it lacks, and the reply's tone.
+    secondary_categories = models.JSONField(default=list, blank=True)
+    urgency_indicators = models.JSONField(default=list, blank=True)
+    reasoning = models.TextField(blank=True)
+    routing_alternatives = models.JSONField(default=list, blank=True)
+    missing_info = models.JSONField(default=list, blank=True)
+    reply_tone = models.CharField(max_length=10, choices=ReplyTone.choices, blank=True)
     fallback_reason = models.CharField(max_length=20, choices=FallbackReason.choices, blank=True)
     fallback_detail = models.CharField(max_length=500, blank=True)
     model_name = models.CharField(max_length=100, blank=True)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from classification.keywords import CategorySpec, RuleSet, compile_rules
+from classification.keywords.info import DEFAULT_TONE
 from classification.models import Category
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,23 @@ def _version() -> tuple[Any, ...]:
     return (stamp["latest"], stamp["n"])
 
 
-def spec_from_entries(slug: str, team: str, keywords: list[dict[str, Any]], reply_template: str) -> CategorySpec:
+def spec_from_entries(
+    slug: str,
+    team: str,
+    keywords: list[dict[str, Any]],
+    reply_template: str,
+    required_info: list[str] | None = None,
+    reply_tone: str = DEFAULT_TONE,
+) -> CategorySpec:
     terms = [(entry["term"], float(entry.get("weight", 1.0))) for entry in keywords if isinstance(entry, dict)]
-    return CategorySpec(slug=slug, team=team, terms=terms, reply_template=reply_template)
+    return CategorySpec(
+        slug=slug,
+        team=team,
+        terms=terms,
+        reply_template=reply_template,
+        required_info=tuple(required_info or ()),
+        reply_tone=reply_tone or DEFAULT_TONE,
+    )
 
 
 def build_rules(specs: list[CategorySpec]) -> RuleSet:
@@ -45,7 +60,9 @@ def build_rules(specs: list[CategorySpec]) -> RuleSet:
 
 def _specs_from_db() -> list[CategorySpec]:
     rows = Category.objects.filter(active=True).order_by("position", "slug")
-    return [spec_from_entries(c.slug, c.team, c.keywords, c.reply_template) for c in rows]
+    return [
+        spec_from_entries(c.slug, c.team, c.keywords, c.reply_template, c.required_info, c.reply_tone) for c in rows
+    ]
 
 
 def current_rules() -> RuleSet:
@@ -75,7 +92,14 @@ def load_taxonomy_file(path: Path) -> list[dict[str, Any]]:
 
 def rules_from_taxonomy(categories: list[dict[str, Any]]) -> RuleSet:
     specs = [
-        spec_from_entries(c["slug"], c.get("team", c["slug"]), c.get("keywords", []), c.get("reply_template", ""))
+        spec_from_entries(
+            c["slug"],
+            c.get("team", c["slug"]),
+            c.get("keywords", []),
+            c.get("reply_template", ""),
+            c.get("required_info", []),
+            c.get("reply_tone", DEFAULT_TONE),
+        )
         for c in categories
         if c.get("active", True)
     ]
@@ -91,6 +115,8 @@ def taxonomy_from_db() -> list[dict[str, Any]]:
             "team": c.team,
             "keywords": c.keywords,
             "reply_template": c.reply_template,
+            "required_info": c.required_info,
+            "reply_tone": c.reply_tone,
             "active": c.active,
             "position": c.position,
         }

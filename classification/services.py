@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
-from classification import breaker, keywords, llm, rules
+from classification import breaker, keywords, llm, options, rules
+from classification.keywords import info
 from classification.models import Category, Classification, FallbackReason
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
@@ -60,6 +62,12 @@ class Outcome:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: Decimal | None = None
+    secondary_categories: list[dict[str, Any]] = field(default_factory=list)
+    urgency_indicators: list[str] = field(default_factory=list)
+    reasoning: str = ""
+    routing_alternatives: list[dict[str, Any]] = field(default_factory=list)
+    missing_info: list[str] = field(default_factory=list)
+    reply_tone: str = ""
 
 
 def _stale_before() -> datetime:
@@ -73,6 +81,8 @@ _CHAIN_FIELDS = (
     "body",
     "declared_priority",
     "customer_name",
+    "customer_email",
+    "options",
     "classification_source",
     "created",
     "status_changed",
@@ -138,15 +148,54 @@ class _Chain:
         return self._over_budget
 
 
-def keyword_outcome(ticket: Ticket, reason: str, detail: str = "", rule_set: keywords.RuleSet | None = None) -> Outcome:
+def keyword_outcome(
+    ticket: Ticket,
+    reason: str,
+    detail: str = "",
+    rule_set: keywords.RuleSet | None = None,
+    given: llm.Given | None = None,
+) -> Outcome:
+    given = given or llm.Given()
+    rule_set = rule_set or rules.current_rules()
     result = keywords.classify(
-        rule_set or rules.current_rules(),
+        rule_set,
         ticket.subject,
         ticket.body,
         declared_priority=ticket.declared_priority,
         customer_name=ticket.customer_name,
+        given_category=given.category,
+        given_priority=given.priority,
+        given_entities=given.entities,
     )
-    return Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
+    outcome = Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
+    return finish(outcome, ticket, rule_set)
+
+
+def finish(outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet) -> Outcome:
+    """What every automatic answer gets the same way, whichever classifier gave it, under the ticket's
+    options (classification.options): the required information it lacks, the reply in its tone asking for
+    that information (or no reply, when replies are off), and no entities when extraction is off."""
+    chosen = options.resolve(ticket.options)
+    index = rule_set.slugs.index(outcome.category) if outcome.category in rule_set.slugs else None
+    required = rule_set.required[index] if index is not None else ()
+    tone = chosen.tone_for(rule_set.tones[index] if index is not None else "")
+    if chosen.extract:
+        known = ["email"] if ticket.customer_email else []
+        outcome.missing_info = info.missing_info(required, outcome.entities, known)
+    else:
+        outcome.entities = {key: [] for key in outcome.entities}
+        outcome.missing_info = []
+    if not chosen.reply:
+        outcome.suggested_reply, outcome.reply_tone = "", ""
+        return outcome
+    unasked = [kind for kind in outcome.missing_info if not info.mentions(outcome.suggested_reply, kind)]
+    ask = info.ask_for(unasked, tone)
+    if outcome.source == Source.KEYWORD:
+        outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, tone, ask)
+    elif ask:  # the LLM wrote its reply in the tone it was asked for; only the missing request is added
+        outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, "friendly", ask)
+    outcome.reply_tone = tone
+    return outcome
 
 
 def llm_spent_today() -> dict[str, Any]:
@@ -166,18 +215,28 @@ def _over_budget() -> bool:
 def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:
     """The active taxonomy as the LLM sees it, and the teams it may name."""
     categories = [
-        llm.CategoryChoice(slug=c.slug, name=c.name, description=c.description, team=c.team)
+        llm.CategoryChoice(
+            slug=c.slug,
+            name=c.name,
+            description=c.description,
+            team=c.team,
+            required_info=tuple(c.required_info),
+            reply_tone=c.reply_tone,
+        )
         for c in Category.objects.filter(active=True).order_by("position", "slug")
     ]
     teams = sorted({c.team for c in categories} | {settings.ESCALATION_TEAM})
     return categories, teams
 
 
-def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice]) -> Outcome:
+def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice], rule_set: keywords.RuleSet) -> Outcome:
     # Routing stays the taxonomy's: the category's team, or escalation for critical tickets.
     team = settings.ESCALATION_TEAM
     if result.priority != Priority.CRITICAL:
         team = next(c.team for c in categories if c.slug == result.category)
+    alternatives = keywords.routing_alternatives(
+        rule_set, result.category, result.priority, result.secondary_categories, result.confidence
+    )
     return Outcome(
         source=Source.LLM,
         category=result.category,
@@ -196,34 +255,61 @@ def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice]) ->
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
         cost_usd=result.cost_usd,
+        secondary_categories=result.secondary_categories,
+        urgency_indicators=result.urgency_indicators,
+        reasoning=result.reasoning,
+        routing_alternatives=alternatives,
     )
 
 
-def _run_chain(ticket: Ticket, chain: _Chain) -> Outcome:
+def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) -> Outcome:
     """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
-    classifier answers at once and the outcome says why."""
+    classifier answers at once and the outcome says why. `given`: what the caller already decided."""
     if not llm.is_configured():
-        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED, rule_set=chain.rules)
+        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED, rule_set=chain.rules, given=given)
     if chain.over_budget:
-        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain.rules)
+        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain.rules, given)
     categories, teams = chain.llm_choices
+    chosen = options.resolve(ticket.options)
     try:
         result = breaker.call(
-            lambda: llm.classify(ticket.subject, ticket.body, ticket.declared_priority, categories, teams)
+            lambda: llm.classify(
+                ticket.subject, ticket.body, ticket.declared_priority, categories, teams, options=chosen, given=given
+            )
         )
     except pybreaker.CircuitBreakerError as exc:
         cause = breaker.original_error(exc)
         if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
             logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
-            return keyword_outcome(ticket, cause.reason, str(cause), chain.rules)
-        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain.rules)
+            return keyword_outcome(ticket, cause.reason, str(cause), chain.rules, given)
+        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain.rules, given)
     except llm.LLMError as exc:
         logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
-        return keyword_outcome(ticket, exc.reason, str(exc), chain.rules)
-    return _llm_outcome(result, categories)
+        return keyword_outcome(ticket, exc.reason, str(exc), chain.rules, given)
+    outcome = _llm_outcome(result, categories, chain.rules)
+    if given is not None and given.entities:
+        outcome.entities = keywords.merge_entities(given.entities, outcome.entities)
+    return finish(outcome, ticket, chain.rules)
 
 
-def _current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
+def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = None) -> Outcome:
+    """The chain for one ticket that is not claimed (nor perhaps saved), answered within `seconds`: the LLM
+    call runs on this process's LLM threads, and if it has not answered by then the keyword rules answer
+    with reason `timeout`. The call itself finishes on its thread (bounded by LLM_TIMEOUT_SECONDS), so the
+    breaker still hears how it went."""
+    chain = _Chain()
+    if not chain.calls_llm():
+        return _run_chain(ticket, chain, given)
+    future = _llm_threads().submit(_run_chain_on_llm_thread, contextvars.copy_context(), ticket, chain, given)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        future.cancel()  # still waiting for a thread: it never starts
+        detail = f"no answer within {seconds:g} s"
+        return keyword_outcome(ticket, FallbackReason.TIMEOUT, detail, chain.rules, given)
+
+
+def current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
     """The classification's fields the ticket carries as its current ones (the state machine adds the
     status and timestamps)."""
     return {
@@ -236,6 +322,7 @@ def _current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
         "classification_source": outcome.source,
         "fallback_reason": outcome.fallback_reason,
         "summary": outcome.summary,
+        "missing_info": outcome.missing_info,
         "due_at": ticket.sla_due(outcome.priority),
     }
 
@@ -249,7 +336,7 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
         claimed = Ticket.objects.filter(pk__in=[ticket.pk for ticket, _ in results]).claimed_at(claimed_at)
         ours = set(claimed.select_for_update().order_by("pk").values_list("pk", flat=True))
         kept = [(ticket, outcome) for ticket, outcome in results if ticket.pk in ours]
-        current = {ticket.pk: _current_fields(ticket, outcome) for ticket, outcome in kept}
+        current = {ticket.pk: current_fields(ticket, outcome) for ticket, outcome in kept}
         rows = Classification.objects.bulk_create(
             [Classification(ticket=ticket, created=now, **vars(outcome)) for ticket, outcome in kept]
         )
@@ -342,11 +429,13 @@ def _llm_threads() -> ThreadPoolExecutor:
         return _executor[2]
 
 
-def _run_chain_on_llm_thread(context: contextvars.Context, ticket: Ticket, chain: _Chain) -> Outcome:
+def _run_chain_on_llm_thread(
+    context: contextvars.Context, ticket: Ticket, chain: _Chain, given: llm.Given | None = None
+) -> Outcome:
     def run() -> Outcome:
         logcontext.bind(ticket_id=ticket.pk)  # the task's request and task ids, and this ticket's
         try:
-            return _run_chain(ticket, chain)
+            return _run_chain(ticket, chain, given)
         finally:
             # The breaker's database storage (without Redis) opens a connection on this thread: like a
             # request's, it is dropped once broken or older than DB_CONN_MAX_AGE.

@@ -290,7 +290,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "supportintel.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["supportintel.throttling.FailOpenUserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("API_THROTTLE_USER", "1200/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_THROTTLE_USER", "1200/min"),
+        # The synchronous workflow endpoints (/api/v1/workflow/…): each may hold an LLM call, so their own
+        # budget per user, apart from ticket creation's.
+        "workflow": env_str("API_THROTTLE_WORKFLOW", "120/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support Intel API",
@@ -309,6 +314,7 @@ SPECTACULAR_SETTINGS = {
         "SentimentEnum": "tickets.models.Sentiment",
         "SourceEnum": "tickets.models.Source",
         "WorkStateEnum": "tickets.models.WorkState",
+        "ReplyToneEnum": "classification.models.ReplyTone",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
     },
 }
@@ -405,6 +411,14 @@ WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0)
 ESCALATION_TEAM = env_str("ESCALATION_TEAM", "escalation")
 # The needs-review view lists automatic classifications below this confidence (and all keyword ones).
 REVIEW_CONFIDENCE_BELOW = env_float("REVIEW_CONFIDENCE_BELOW", 0.6)
+# Switches for the deployment (cost, policy): without them no reply is drafted, or no entity extracted, for
+# any ticket; a request can switch either off for itself, never back on.
+REPLY_GENERATION = env_bool("REPLY_GENERATION", True)
+ENTITY_EXTRACTION = env_bool("ENTITY_EXTRACTION", True)
+# The synchronous workflow endpoints answer within this bound: past it the keyword rules answer, reason `timeout`.
+WORKFLOW_TIMEOUT_SECONDS = env_float("WORKFLOW_TIMEOUT_SECONDS", 10.0)
+if not 0 < WORKFLOW_TIMEOUT_SECONDS <= 120:
+    raise ImproperlyConfigured("WORKFLOW_TIMEOUT_SECONDS must be above 0 and at most 120")
 # The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 

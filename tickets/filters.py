@@ -28,6 +28,10 @@ DUE_CHOICES = [
 DUE_WINDOWS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 
 
+# The required-information filter ("waiting for information").
+INFO_CHOICES = [("missing", "Waiting for information"), ("complete", "Nothing missing")]
+
+
 def _assignee_choices() -> list[tuple[str, str]]:
     return [(ME, "Me"), (NOBODY, "Unassigned"), *workflow.agent_choices()]
 
@@ -48,6 +52,7 @@ class TicketFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(field_name="classification_source", choices=Source.choices, empty_label="Any")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any")
     team = django_filters.ChoiceFilter(choices=_team_choices, method="filter_team", empty_label="Any")
+    info = django_filters.ChoiceFilter(choices=INFO_CHOICES, method="filter_info", empty_label="Any")
     min_risk = django_filters.NumberFilter(field_name="risk", lookup_expr="gte", min_value=0, max_value=1)
     # received_after / received_before: dates, the second one inclusive (the whole day).
     received = django_filters.DateFromToRangeFilter(field_name="created")
@@ -66,6 +71,7 @@ class TicketFilter(django_filters.FilterSet):
             "source",
             "channel",
             "team",
+            "info",
             "min_risk",
             "received",
         ]
@@ -117,6 +123,12 @@ class TicketFilter(django_filters.FilterSet):
             team = workflow.team_of(user) if user is not None else ""
             return queryset.filter(team=team) if team else queryset.none()
         return queryset.filter(team=value)
+
+    def filter_info(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        """Waiting for information: the current classification lists required information the ticket lacks."""
+        if value == "missing":
+            return queryset.exclude(missing_info=[])
+        return queryset.filter(missing_info=[])
 
     def filter_due(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         """SLA: open or pending tickets past their due time, or due within the window (not yet overdue)."""

@@ -85,6 +85,7 @@ INPUT_FIELDS = (
     "customer_id",
     "declared_priority",
     "external_id",
+    "options",
 )
 # The pipeline's state and the current classification, written only by our own code.
 CURRENT_FIELDS = (
@@ -98,6 +99,7 @@ CURRENT_FIELDS = (
     "classification_source",
     "fallback_reason",
     "summary",
+    "missing_info",
     "classified_at",
     "due_at",
     "attempts",
@@ -253,6 +255,9 @@ class Ticket(models.Model):
     customer_id = models.CharField(max_length=100, blank=True)
     declared_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
+    # The caller's enrichment options for this ticket: {"tone": ..., "reply": bool, "extract": bool}
+    # (see classification.options); empty means the deployment's and the category's defaults.
+    options = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     status_changed = models.DateTimeField(default=timezone.now)
@@ -274,6 +279,8 @@ class Ticket(models.Model):
     classification_source = models.CharField(max_length=10, choices=Source.choices, blank=True)
     fallback_reason = models.CharField(max_length=20, blank=True)
     summary = models.TextField(blank=True)
+    # What the category requires (its `required_info`) and the ticket does not give: "waiting for information".
+    missing_info = models.JSONField(default=list, blank=True)
     classified_at = models.DateTimeField(null=True, blank=True)
     # When the first automatic classification was stored (the overview's time to classify).
     first_classified_at = models.DateTimeField(null=True, blank=True)

@@ -76,6 +76,7 @@ def test_taxonomy_edits_in_admin_are_recorded(admin_client, admin_user):
             "keywords": "parcel",
             "active": "on",
             "position": 9,
+            "reply_tone": "friendly",
         },
     )
     entry = AuditEntry.objects.get(action=Action.CATEGORY_CREATED)

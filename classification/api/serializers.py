@@ -4,7 +4,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-from classification.models import Category, Classification, FallbackReason
+from classification.models import Category, Classification, FallbackReason, ReplyTone
+
+
+class OptionsSerializer(serializers.Serializer):
+    """What a caller may ask of one enrichment. The deployment's switches (REPLY_GENERATION,
+    ENTITY_EXTRACTION) win: a request can turn a reply or extraction off for itself, never back on."""
+
+    tone = serializers.ChoiceField(
+        choices=ReplyTone.choices, required=False, help_text="The reply's tone; default: the category's own."
+    )
+    reply = serializers.BooleanField(required=False, help_text="false: draft no suggested reply.")
+    extract = serializers.BooleanField(required=False, help_text="false: extract no entities.")
 
 
 class ClassificationSerializer(serializers.ModelSerializer):
@@ -30,6 +41,12 @@ class ClassificationSerializer(serializers.ModelSerializer):
             "confidence",
             "matched_keywords",
             "explanation",
+            "secondary_categories",
+            "urgency_indicators",
+            "reasoning",
+            "routing_alternatives",
+            "missing_info",
+            "reply_tone",
             "fallback_reason",
             "fallback_detail",
             "model_name",
@@ -47,7 +64,7 @@ class ClassificationSerializer(serializers.ModelSerializer):
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
-        fields = ["slug", "name", "description", "team", "active"]
+        fields = ["slug", "name", "description", "team", "required_info", "reply_tone", "active"]
         read_only_fields = fields
 
 

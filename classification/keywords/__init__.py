@@ -12,10 +12,12 @@ from classification.keywords.classifier import (
     RuleSet,
     classify,
     compile_rules,
+    merge_entities,
+    routing_alternatives,
 )
 from classification.keywords.entities import PHONE_RE, email_spans, extract_entities, mask_emails, mask_pii
 from classification.keywords.matcher import KeywordError, ParsedTerm, TermMatcher, parse_term
-from classification.keywords.reply import render_reply, summarize
+from classification.keywords.reply import render_reply, summarize, with_tone
 from classification.keywords.text import MAX_ANALYSED_CHARS, clean_text, stem, stems_of, surface_tokens
 
 __all__ = [
@@ -35,10 +37,13 @@ __all__ = [
     "extract_entities",
     "mask_emails",
     "mask_pii",
+    "merge_entities",
     "parse_term",
     "render_reply",
+    "routing_alternatives",
     "stem",
     "stems_of",
     "summarize",
     "surface_tokens",
+    "with_tone",
 ]

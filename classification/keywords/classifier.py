@@ -39,6 +39,8 @@ class CategorySpec:
     team: str
     terms: Sequence[tuple[str, float]] = ()
     reply_template: str = ""
+    required_info: Sequence[str] = ()
+    reply_tone: str = "friendly"
 
 
 @dataclass
@@ -46,6 +48,8 @@ class RuleSet:
     slugs: tuple[str, ...]
     teams: tuple[str, ...]
     templates: tuple[str, ...]
+    required: tuple[tuple[str, ...], ...]
+    tones: tuple[str, ...]
     default_index: int
     escalation_team: str
     matcher: Matcher
@@ -80,6 +84,8 @@ def compile_rules(
         slugs=slugs,
         teams=tuple(spec.team for spec in categories),
         templates=tuple(spec.reply_template for spec in categories),
+        required=tuple(tuple(spec.required_info) for spec in categories),
+        tones=tuple(spec.reply_tone for spec in categories),
         default_index=slugs.index(default_slug) if default_slug in slugs else len(slugs) - 1,
         escalation_team=escalation_team,
         matcher=matcher,
@@ -100,6 +106,17 @@ class KeywordResult:
     summary: str
     suggested_reply: str
     explanation: dict[str, Any]
+    secondary_categories: list[dict[str, Any]] = field(default_factory=list)
+    urgency_indicators: list[str] = field(default_factory=list)
+    reasoning: str = ""
+    routing_alternatives: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Another category counts as the ticket's too when it scores at least this share of the best one's score
+# (and at least SECONDARY_MIN_SCORE); at most SECONDARY_MAX of them.
+SECONDARY_SHARE = 0.5
+SECONDARY_MIN_SCORE = 1.0
+SECONDARY_MAX = 3
 
 
 @dataclass
@@ -208,9 +225,101 @@ def _reply_values(rules: RuleSet, index: int, team: str, entities: dict[str, lis
     }
 
 
+def merge_entities(first: dict[str, list[str]], then: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Both sets of entities, `first`'s values first, each value once (every key of `then` kept)."""
+    keys = list(dict.fromkeys([*then, *first]))
+    return {key: list(dict.fromkeys([*first.get(key, []), *then.get(key, [])]))[:10] for key in keys}
+
+
+def _secondary(rules: RuleSet, tally: _Tally, index: int, confidence: float) -> list[dict[str, Any]]:
+    """Other categories the ticket is about too: those scoring at least SECONDARY_SHARE of the chosen
+    one's score, their confidence scaled by that share."""
+    best = tally.scores[index]
+    if best <= 0:
+        return []
+    others = sorted(
+        ((score, i) for i, score in enumerate(tally.scores) if i != index and score >= SECONDARY_MIN_SCORE),
+        reverse=True,
+    )
+    return [
+        {"category": rules.slugs[i], "confidence": round(confidence * min(score / best, 1.0), 3)}
+        for score, i in others[:SECONDARY_MAX]
+        if score >= SECONDARY_SHARE * best
+    ]
+
+
+def _urgency(cues: dict[str, list[str]], priority: str, declared: str) -> list[str]:
+    """The phrases that raised the priority above medium (and the customer's own declaration, when it did)."""
+    indicators = (
+        [
+            term
+            for level in ("critical", "high")
+            if _PRIORITY_RANK[level] <= _PRIORITY_RANK[priority]
+            for term in cues.get(level, [])
+        ]
+        if priority in ("critical", "high")
+        else []
+    )
+    if declared and declared == priority and not cues.get(priority):
+        indicators.append(f"declared priority: {declared}")
+    return list(dict.fromkeys(indicators))[:10]
+
+
+def _quoted(terms: Sequence[str], limit: int = 3) -> str:
+    """The most telling terms, quoted: the longest first, none that a longer one already holds."""
+    ranked = sorted(dict.fromkeys(terms), key=lambda term: (-len(term), term))
+    kept = [term for index, term in enumerate(ranked) if not any(term in longer for longer in ranked[:index])]
+    return ", ".join(f"'{term}'" for term in kept[:limit])
+
+
+def _reasoning(rules: RuleSet, index: int, matched: list[str], priority: str, urgency: list[str]) -> str:
+    category = rules.slugs[index].replace("_", " ")
+    if matched:
+        why = f"Filed as {category} because it mentions {_quoted(matched)}"
+    else:
+        why = f"No category keyword matched, so it was filed as {category} (the default)"
+    if urgency:
+        return f"{why}; priority {priority} from {_quoted(urgency)}."
+    return f"{why}; priority {priority}."
+
+
+def routing_alternatives(
+    rules: RuleSet, category: str, priority: str, secondary: Sequence[dict[str, Any]], confidence: float
+) -> list[dict[str, Any]]:
+    """Teams the ticket could go to instead of the one chosen, with confidences: the category's own team
+    when a critical ticket went to escalation, and the teams of its secondary categories."""
+    teams = dict(zip(rules.slugs, rules.teams, strict=True))
+    chosen = rules.escalation_team if priority == "critical" else teams.get(category, "")
+    options: list[dict[str, Any]] = []
+    if priority == "critical" and category in teams:
+        options.append({"team": teams[category], "category": category, "confidence": confidence})
+    for entry in secondary:
+        if entry.get("category") in teams:
+            options.append(
+                {"team": teams[entry["category"]], "category": entry["category"], "confidence": entry["confidence"]}
+            )
+    seen = {chosen}
+    alternatives = []
+    for option in options:
+        if option["team"] and option["team"] not in seen:
+            seen.add(option["team"])
+            alternatives.append(option)
+    return alternatives
+
+
 def classify(
-    rules: RuleSet, subject: str, body: str, *, declared_priority: str = "", customer_name: str = ""
+    rules: RuleSet,
+    subject: str,
+    body: str,
+    *,
+    declared_priority: str = "",
+    customer_name: str = "",
+    given_category: str = "",
+    given_priority: str = "",
+    given_entities: dict[str, list[str]] | None = None,
 ) -> KeywordResult:
+    """The keyword answer for one ticket. `given_category` / `given_priority` / `given_entities` (a caller
+    who already knows them) are kept as they are; everything else is worked out around them."""
     subject_text = clean_text(subject or "")
     body_text = clean_text(body or "")
     subject_stems = stems_of(subject_text)
@@ -219,10 +328,14 @@ def classify(
     tally = _tally(rules, stems, combined, len(subject_stems))
 
     index, confidence = _pick_category(rules, tally)
-    priority = _pick_priority(tally.priority_cues, declared_priority)
+    if given_category in rules.slugs:
+        index, confidence = rules.slugs.index(given_category), 1.0
+    priority = (
+        given_priority if given_priority in _PRIORITY_RANK else _pick_priority(tally.priority_cues, declared_priority)
+    )
     sentiment_score = _sentiment_score(tally, combined)
     team = rules.escalation_team if priority == "critical" else rules.teams[index]
-    entities = extract_entities(combined)
+    entities = merge_entities(given_entities or {}, extract_entities(combined))
     matched = sorted(term for term, per_category in tally.hits.items() if index in per_category)
     explanation: dict[str, Any] = {
         "scores": {slug: round(score, 3) for slug, score in zip(rules.slugs, tally.scores, strict=True) if score},
@@ -233,6 +346,8 @@ def classify(
     }
     if not matched:
         explanation["note"] = "no category keyword matched; filed under the default category"
+    secondary = _secondary(rules, tally, index, confidence)
+    urgency = _urgency(tally.priority_cues, priority, declared_priority)
     return KeywordResult(
         category=rules.slugs[index],
         confidence=confidence,
@@ -247,4 +362,8 @@ def classify(
             rules.templates[index], _reply_values(rules, index, team, entities, customer_name)
         ),
         explanation=explanation,
+        secondary_categories=secondary,
+        urgency_indicators=urgency,
+        reasoning=_reasoning(rules, index, matched, priority, urgency),
+        routing_alternatives=routing_alternatives(rules, rules.slugs[index], priority, secondary, confidence),
     )

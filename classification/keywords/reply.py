@@ -47,3 +47,59 @@ def summarize(subject: str, body: str) -> str:
 def render_reply(template: str, values: dict[str, str]) -> str:
     """Fill `{name}` placeholders; unknown ones stay as written. No attribute access, unlike str.format."""
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template or DEFAULT_REPLY)
+
+
+_CONTRACTIONS = {
+    "we'll": "we will",
+    "you'll": "you will",
+    "we've": "we have",
+    "you've": "you have",
+    "we're": "we are",
+    "you're": "you are",
+    "it's": "it is",
+    "can't": "cannot",
+    "don't": "do not",
+    "won't": "will not",
+    "isn't": "is not",
+    "let's": "let us",
+}
+_CONTRACTION = re.compile(r"\b(" + "|".join(re.escape(c) for c in _CONTRACTIONS) + r")\b", re.IGNORECASE)
+_THANKS = re.compile(r"\bThanks (for|so much)\b")
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.DOTALL)
+
+
+def _expand(match: re.Match[str]) -> str:
+    word = _CONTRACTIONS[match.group(0).lower()]
+    return word[0].upper() + word[1:] if match.group(0)[0].isupper() else word
+
+
+def _parts(reply: str) -> tuple[str, list[str], str]:
+    """A reply's greeting paragraph, body paragraphs and sign-off paragraph ("" where it has none)."""
+    paragraphs = [p.strip() for p in reply.strip().split("\n\n") if p.strip()]
+    greeting = paragraphs.pop(0) if paragraphs and _GREETING.match(paragraphs[0]) else ""
+    sign_off = paragraphs.pop() if paragraphs and _SIGN_OFF.match(paragraphs[-1]) else ""
+    return greeting, paragraphs, sign_off
+
+
+def _formal(greeting: str, body: list[str], sign_off: str) -> tuple[str, list[str], str]:
+    greeting = re.sub(r"^(?:hi|hello|hey)\b", "Dear", greeting, flags=re.IGNORECASE)
+    body = [_THANKS.sub(r"Thank you \1", _CONTRACTION.sub(_expand, p)).replace("!", ".") for p in body]
+    sign_off = re.sub(r"^(?:best regards|best|cheers|thanks)\b", "Kind regards", sign_off, flags=re.IGNORECASE)
+    return greeting, body, sign_off
+
+
+def with_tone(reply: str, tone: str, ask: str = "") -> str:
+    """A template's reply in `tone` (friendly: as written; formal: "Dear", no contractions, "Kind regards";
+    concise: the body's first sentence and the signature only), with `ask` (the request for missing
+    information) as its own paragraph before the sign-off."""
+    greeting, body, sign_off = _parts(reply)
+    if tone == "formal":
+        greeting, body, sign_off = _formal(greeting, body, sign_off)
+    elif tone == "concise":
+        first = _FIRST_SENTENCE.match(" ".join(body)) if body else None
+        body = [first.group(1) if first else " ".join(body)] if body else []
+        greeting, sign_off = "", sign_off.splitlines()[-1] if sign_off else ""
+        if ask:
+            body, ask = [" ".join([*body, ask])], ""
+    paragraphs = [greeting, *body, ask, sign_off]
+    return "\n\n".join(p for p in paragraphs if p)

@@ -95,10 +95,10 @@ def _kill_at(monkeypatch: pytest.MonkeyPatch, ticket_id: int) -> None:
     written as each ticket finishes here): its claims on the rest of the chunk stay behind."""
     real = services._run_chain
 
-    def run_chain(ticket: Ticket, chain: object) -> services.Outcome:
+    def run_chain(ticket: Ticket, chain: object, given: object = None) -> services.Outcome:
         if ticket.pk == ticket_id:
             raise _Killed
-        return real(ticket, chain)  # type: ignore[arg-type]
+        return real(ticket, chain, given)  # type: ignore[arg-type]
 
     monkeypatch.setattr(services, "_PERSIST_EVERY_SECONDS", 0.0)
     monkeypatch.setattr(services, "_run_chain", run_chain)
@@ -146,10 +146,10 @@ def test_a_correction_made_while_its_chunk_is_in_flight_wins(monkeypatch):
     agent = UserFactory.create()
     real = services._run_chain
 
-    def run_chain(ticket: Ticket, chain: object) -> services.Outcome:
+    def run_chain(ticket: Ticket, chain: object, given: object = None) -> services.Outcome:
         if ticket.pk == ids[1]:  # an agent corrects this one while the worker classifies it
             services.record_correction(Ticket.objects.get(pk=ticket.pk), agent, {"category": "account"})
-        return real(ticket, chain)  # type: ignore[arg-type]
+        return real(ticket, chain, given)  # type: ignore[arg-type]
 
     monkeypatch.setattr(services, "_run_chain", run_chain)
     result = services.classify_tickets(ids)
@@ -194,10 +194,10 @@ def test_past_its_deadline_the_task_hands_back_and_republishes_the_tickets_it_ha
     ids = [t.pk for t in TicketFactory.create_batch(3)]
     real = services._run_chain
 
-    def slow_first(ticket: Ticket, chain: object) -> services.Outcome:
+    def slow_first(ticket: Ticket, chain: object, given: object = None) -> services.Outcome:
         if ticket.pk == ids[0]:
             time.sleep(0.2)  # the deadline passes while the first ticket is classified
-        return real(ticket, chain)  # type: ignore[arg-type]
+        return real(ticket, chain, given)  # type: ignore[arg-type]
 
     monkeypatch.setattr(services, "_run_chain", slow_first)
     monkeypatch.setattr("classification.tasks._deadline", lambda: time.monotonic() + 0.1)
@@ -213,7 +213,7 @@ def test_a_chunk_that_keeps_failing_marks_its_unclassified_tickets_failed(monkey
     settings.CLASSIFY_MAX_RETRIES = 0
     done = TicketFactory.create(classified=True)
     ids = [t.pk for t in TicketFactory.create_batch(2)]
-    monkeypatch.setattr(services, "_run_chain", lambda t, chain: (_ for _ in ()).throw(ValueError("boom")))
+    monkeypatch.setattr(services, "_run_chain", lambda t, chain, given=None: (_ for _ in ()).throw(ValueError("boom")))
     classify_tickets_task.apply(args=([done.pk, *ids],))
     statuses = dict(Ticket.objects.filter(pk__in=[done.pk, *ids]).values_list("pk", "status"))
     assert statuses == {done.pk: "classified", ids[0]: "failed", ids[1]: "failed"}
@@ -259,10 +259,10 @@ def test_an_error_on_an_llm_thread_releases_the_whole_chunk(fake_llm, monkeypatc
     ids = [t.pk for t in TicketFactory.create_batch(3)]
     real = services._run_chain
 
-    def run_chain(ticket: Ticket, chain: object) -> services.Outcome:
+    def run_chain(ticket: Ticket, chain: object, given: object = None) -> services.Outcome:
         if ticket.pk == ids[1]:
             raise ValueError("boom")
-        return real(ticket, chain)  # type: ignore[arg-type]
+        return real(ticket, chain, given)  # type: ignore[arg-type]
 
     monkeypatch.setattr(services, "_run_chain", run_chain)
     with pytest.raises(ValueError, match="boom"):

@@ -59,7 +59,7 @@ def test_classification_row_and_ticket_fields_are_written_in_one_transaction(mon
         raise DatabaseError("disk full")
 
     # The history row is inserted first; the ticket update then fails: neither may remain.
-    monkeypatch.setattr("classification.services._current_fields", failing_update)
+    monkeypatch.setattr("classification.services.current_fields", failing_update)
     with pytest.raises(DatabaseError):
         services.classify_ticket(ticket.pk)
     ticket.refresh_from_db()

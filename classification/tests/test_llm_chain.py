@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from classification import services, tasks
+from classification import llm, services, tasks
 from classification.models import Category, Classification
 from classification.tasks import recover_outage_tickets_task
 from tickets.models import Status, Ticket
@@ -34,7 +34,7 @@ def test_a_healthy_call_is_stored_with_source_llm_and_its_usage(fake_llm, settin
     ticket.refresh_from_db()
     assert row.source == ticket.classification_source == "llm"
     assert row.category == ticket.category == "billing" and row.fallback_reason == ""
-    assert row.model_name == "fake-classifier" and row.prompt_version == "v1"
+    assert row.model_name == "fake-classifier" and row.prompt_version == llm.PROMPT_VERSION
     assert row.prompt_tokens and row.completion_tokens and row.latency_ms is not None
     assert row.cost_usd == (Decimal(row.prompt_tokens) * 1 + Decimal(row.completion_tokens) * 2) / 1_000_000
     assert ticket.team == "billing"  # routing stays the taxonomy's

@@ -27,6 +27,8 @@ def _post_category(client: Client, category: Category, keywords: str):
             "team": category.team,
             "keywords": keywords,
             "reply_template": category.reply_template,
+            "required_info": category.required_info,
+            "reply_tone": category.reply_tone,
             "active": "on",
             "position": category.position,
         },
@@ -87,3 +89,30 @@ def test_category_admin_requires_staff(client, agent):
     client.force_login(agent)
     response = client.get("/admin/classification/category/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_required_information_and_tone_are_edited_in_admin(admin_client):
+    technical = Category.objects.get(slug="technical")
+    response = admin_client.post(
+        f"/admin/classification/category/{technical.pk}/change/",
+        {
+            "slug": "technical",
+            "name": technical.name,
+            "team": technical.team,
+            "keywords": "crash",
+            "required_info": ["error_code", "url"],
+            "reply_tone": "concise",
+            "active": "on",
+            "position": technical.position,
+        },
+    )
+    assert response.status_code == 302
+    technical.refresh_from_db()
+    assert technical.required_info == ["error_code", "url"] and technical.reply_tone == "concise"
+    ticket = TicketFactory.create(subject="Crash", body="The app shows a crash when I open it.")
+    services.classify_ticket(ticket.pk)
+    ticket.refresh_from_db()
+    assert ticket.category == "technical" and ticket.missing_info == ["error_code", "url"]
+    assert ticket.classifications.get().reply_tone == "concise"
+    page = admin_client.get(f"/admin/classification/category/{technical.pk}/change/").content.decode()
+    assert 'type="checkbox" name="required_info" value="order_id"' in page

@@ -6,7 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from classification.api.serializers import ClassificationSerializer
+from classification.api.serializers import ClassificationSerializer, OptionsSerializer
 from classification.models import Category
 from supportintel.serializers import BuiltOnceFieldsMixin
 from tickets import workflow
@@ -19,6 +19,8 @@ _STAND_IN_ID = 987654321987
 
 
 class TicketCreateSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
+    options = OptionsSerializer(required=False, help_text="This ticket's enrichment options.")
+
     class Meta:
         model = Ticket
         fields = list(INPUT_FIELDS)

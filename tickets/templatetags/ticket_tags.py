@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from classification.keywords.info import INFO_LABELS
 from classification.models import FallbackReason
 from tickets.models import ACTIVE_STATES, Ticket
 from tickets.views.common import LAST_LIST
@@ -115,6 +116,17 @@ def reason_label(reason: str) -> str:
         return str(FallbackReason(reason).label)
     except ValueError:
         return reason.replace("_", " ")
+
+
+@register.filter
+def info_labels(kinds: list[str]) -> str:
+    """Required information in words: 'order id, email'."""
+    return ", ".join(INFO_LABELS.get(kind, kind) for kind in kinds or [])
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return f"{round(value * 100)}%" if value is not None else ""
 
 
 @register.simple_tag(takes_context=True)

@@ -291,3 +291,29 @@ def test_a_throttled_response_uses_the_envelope(api_client, agent, monkeypatch):
     assert codes == [200, 200]
     assert response.status_code == 429 and response.json()["error"]["code"] == "throttled"
     assert "Retry-After" in response
+
+
+def test_a_tickets_options_are_stored_and_honoured_by_its_classification(api_client, mocker_publish):
+    from classification.services import classify_ticket
+
+    data = {
+        "subject": "Refund",
+        "body": "Charged twice for order ORD-991, refund please.",
+        "customer_name": "Jo",
+        "options": {"tone": "concise", "extract": False},
+    }
+    response = api_client.post(URL, data, format="json")
+    assert response.status_code == 202 and response.data["options"] == {"tone": "concise", "extract": False}
+    classify_ticket(response.data["id"])
+    detail = api_client.get(f"{URL}{response.data['id']}/").json()
+    current = detail["classifications"][0]
+    assert current["reply_tone"] == "concise" and all(v == [] for v in current["entities"].values())
+    assert current["suggested_reply"] and not current["suggested_reply"].startswith("Hi")
+    for key in ("secondary_categories", "urgency_indicators", "reasoning", "routing_alternatives", "missing_info"):
+        assert key in current
+    assert detail["missing_info"] == []
+
+
+def test_bad_options_are_refused(api_client):
+    response = api_client.post(URL, {"body": "x", "options": {"tone": "shouty"}}, format="json")
+    assert response.status_code == 400 and "options" in response.json()["error"]["details"]

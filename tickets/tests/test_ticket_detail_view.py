@@ -137,3 +137,20 @@ def test_detail_query_count_is_bounded(agent_client, classified_ticket, django_a
         response = agent_client.get(f"/tickets/{classified_ticket.pk}/")
     assert response.status_code == 200
     assert len(response.context["history"]) == classified_ticket.classifications.count() == 6
+
+
+def test_detail_shows_the_richer_answer_and_what_is_missing(agent_client):
+    ticket = TicketFactory.create(
+        subject="Refund and login problem",
+        body="I was charged twice for my subscription and want a refund. Also I cannot log in. This is urgent!",
+        customer_name="Jo",
+    )
+    classify_ticket(ticket.pk)
+    page = agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "Waiting for information</span> order id" in page
+    assert "<strong>Why.</strong> Filed as billing because it mentions" in page
+    assert 'data-field="urgency"><q>' in page and "urgent</q>" in page
+    assert 'data-field="secondary">Account and login' in page
+    assert 'data-field="alternatives">' in page
+    assert 'Suggested reply <small class="muted">· friendly</small>' in page
+    assert "could you send us your order number?" in page

@@ -132,3 +132,15 @@ def test_list_requires_login_and_permission(client, outsider):
     assert client.get("/tickets/").status_code == 302
     client.force_login(outsider)
     assert client.get("/tickets/").status_code == 403
+
+
+def test_waiting_for_information_filter_and_marker(agent_client):
+    TicketFactory.create(subject="Refund without order", classified=True, category="billing", missing_info=["order_id"])
+    TicketFactory.create(subject="Refund with order", classified=True, category="billing")
+    waiting = agent_client.get("/tickets/?info=missing").content.decode()
+    assert "Refund without order" in waiting and "Refund with order" not in waiting
+    assert "info needed" in waiting and 'title="Waiting for information: order id"' in waiting
+    complete = agent_client.get("/tickets/?info=complete").content.decode()
+    assert "Refund with order" in complete and "Refund without order" not in complete
+    api = agent_client.get("/api/v1/tickets/?info=missing").json()
+    assert [row["missing_info"] for row in api["results"]] == [["order_id"]]
