@@ -25,6 +25,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import Action
 from classification import breaker, keywords, llm, rules
+from classification.learned import runtime as learned
 from classification.models import Category, Classification, FallbackReason
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
@@ -108,6 +109,7 @@ class _Chain:
         self._rules: keywords.RuleSet | None = None
         self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
         self._over_budget: bool | None = None
+        self._learned: tuple[learned.ActiveModel | None] | None = None
 
     def calls_llm(self) -> bool:
         """Whether the chain would call the LLM now: configured, the daily budget not spent, and the breaker
@@ -116,7 +118,7 @@ class _Chain:
         classifier answers the whole chunk at once."""
         if not (llm.is_configured() and not self.over_budget and breaker.lets_calls_through()):
             return False
-        self.rules, self.llm_choices  # noqa: B018  # read now, on this thread's connection
+        self.rules, self.llm_choices, self.learned  # noqa: B018  # read now, on this thread's connection
         return True
 
     @property
@@ -137,16 +139,45 @@ class _Chain:
             self._over_budget = _over_budget()
         return self._over_budget
 
+    @property
+    def learned(self) -> learned.ActiveModel | None:
+        """The active learned model (None: there is none), looked up once per chunk."""
+        if self._learned is None:
+            self._learned = (learned.active(),)
+        return self._learned[0]
 
-def keyword_outcome(ticket: Ticket, reason: str, detail: str = "", rule_set: keywords.RuleSet | None = None) -> Outcome:
+
+def keyword_outcome(
+    ticket: Ticket, reason: str, detail: str = "", rule_set: keywords.RuleSet | None = None, category: str = ""
+) -> Outcome:
+    """The keyword classifier's answer; with `category` (the learned model's), every other field for it."""
     result = keywords.classify(
         rule_set or rules.current_rules(),
         ticket.subject,
         ticket.body,
         declared_priority=ticket.declared_priority,
         customer_name=ticket.customer_name,
+        category=category,
     )
     return Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
+
+
+def _fallback_outcome(ticket: Ticket, reason: str, detail: str, chain: _Chain) -> Outcome:
+    """The LLM did not answer (`reason`): the learned model when its confidence clears that category's
+    threshold (priority, sentiment, entities, summary and reply still come from the rules), otherwise the
+    keyword rules. What the learned model said, or why it could not say anything, goes in the explanation."""
+    model = chain.learned
+    if model is None:
+        return keyword_outcome(ticket, reason, detail, chain.rules)
+    prediction = model.predict(ticket)
+    answers = prediction is not None and prediction.confident and prediction.category in chain.rules.slugs
+    if answers and prediction is not None:
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules, category=prediction.category)
+        outcome.source, outcome.confidence, outcome.model_name = Source.LEARNED, prediction.confidence, model.name
+    else:
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules)
+    outcome.explanation["learned"] = model.explain(prediction, answered=answers)
+    return outcome
 
 
 def llm_spent_today() -> dict[str, Any]:
@@ -203,9 +234,9 @@ def _run_chain(ticket: Ticket, chain: _Chain) -> Outcome:
     """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
     classifier answers at once and the outcome says why."""
     if not llm.is_configured():
-        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED, rule_set=chain.rules)
+        return _fallback_outcome(ticket, FallbackReason.NOT_CONFIGURED, "", chain)
     if chain.over_budget:
-        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain.rules)
+        return _fallback_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain)
     categories, teams = chain.llm_choices
     try:
         result = breaker.call(
@@ -215,11 +246,11 @@ def _run_chain(ticket: Ticket, chain: _Chain) -> Outcome:
         cause = breaker.original_error(exc)
         if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
             logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
-            return keyword_outcome(ticket, cause.reason, str(cause), chain.rules)
-        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain.rules)
+            return _fallback_outcome(ticket, cause.reason, str(cause), chain)
+        return _fallback_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain)
     except llm.LLMError as exc:
         logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
-        return keyword_outcome(ticket, exc.reason, str(exc), chain.rules)
+        return _fallback_outcome(ticket, exc.reason, str(exc), chain)
     return _llm_outcome(result, categories)
 
 
@@ -402,6 +433,8 @@ def _classify_claimed(
     chain = _Chain()
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
+    if chain.learned is not None:
+        chain.learned.prepare(tickets)  # one batch for the chunk
     stored: list[Classification] = []
     pending: list[tuple[Ticket, Outcome]] = []
     written = time.monotonic()
@@ -491,7 +524,7 @@ def _correction(
         summary=ticket.summary,
         suggested_reply="",
     )
-    automatic = ticket.classification_source in (Source.LLM, Source.KEYWORD)
+    automatic = ticket.classification_source in (Source.LLM, Source.LEARNED, Source.KEYWORD)
     return Classification(
         ticket=ticket,
         author=author,
@@ -581,7 +614,11 @@ def requeue_outage_tickets(limit: int) -> list[int]:
     traffic. Tickets a person corrected are never picked: their source is `human`."""
     if not llm.is_configured():
         return []
-    outage = Q(status=Status.CLASSIFIED, classification_source=Source.KEYWORD, fallback_reason__in=OUTAGE_REASONS)
+    outage = Q(
+        status=Status.CLASSIFIED,
+        classification_source__in=[Source.KEYWORD, Source.LEARNED],
+        fallback_reason__in=OUTAGE_REASONS,
+    )
     if breaker.status()["state"] != pybreaker.STATE_CLOSED and not _recovery_trial(outage):
         return []
     with transaction.atomic():

@@ -209,8 +209,16 @@ def _reply_values(rules: RuleSet, index: int, team: str, entities: dict[str, lis
 
 
 def classify(
-    rules: RuleSet, subject: str, body: str, *, declared_priority: str = "", customer_name: str = ""
+    rules: RuleSet,
+    subject: str,
+    body: str,
+    *,
+    declared_priority: str = "",
+    customer_name: str = "",
+    category: str = "",
 ) -> KeywordResult:
+    """Every field for one ticket. With `category` (another classifier's answer, one of the rule set's), the
+    category is that one and the rest (team, matched keywords, reply) follows from it."""
     subject_text = clean_text(subject or "")
     body_text = clean_text(body or "")
     subject_stems = stems_of(subject_text)
@@ -219,6 +227,8 @@ def classify(
     tally = _tally(rules, stems, combined, len(subject_stems))
 
     index, confidence = _pick_category(rules, tally)
+    if category in rules.slugs:
+        index = rules.slugs.index(category)
     priority = _pick_priority(tally.priority_cues, declared_priority)
     sentiment_score = _sentiment_score(tally, combined)
     team = rules.escalation_team if priority == "critical" else rules.teams[index]
