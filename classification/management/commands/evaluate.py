@@ -78,7 +78,7 @@ class Command(BaseCommand):
             help="keyword rules, the LLM, the learned model (the active version, or --version), the chain as the "
             "workers run it, or both keyword and llm. Default: keyword.",
         )
-        parser.add_argument("--model-version", type=int, help="With --classifier learned: this version, not the active.")
+        parser.add_argument("--model-version", type=int, help="With --classifier learned: this version.")
         parser.add_argument(
             "--text-column",
             action="append",
