@@ -499,7 +499,7 @@ def _routed(category: str, priority: str, teams: dict[str, str]) -> str:
 
 
 def _correction(
-    ticket: Ticket, author: User, values: dict[str, str], teams: dict[str, str], now: datetime
+    ticket: Ticket, author: User | None, values: dict[str, str], teams: dict[str, str], now: datetime
 ) -> Classification:
     """A person's classification of one ticket: fields not given keep the ticket's current values. The team:
     the one given; `team: ""` routes by the category (critical: escalation); no `team` at all keeps a team
@@ -534,12 +534,13 @@ def _correction(
     )
 
 
-def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str, str]) -> list[Classification]:
+def record_corrections(ticket_ids: Sequence[int], author: User | None, values: dict[str, str]) -> list[Classification]:
     """People's classifications of many tickets at once (the list's bulk actions, confirming several in
-    review): one history row each with its author, and each becomes its ticket's current classification.
-    Values not given keep each ticket's own (so confirming keeps everything, a hand-chosen team included).
-    Tickets with no category to keep and none given are skipped. One transaction: a bulk insert of the
-    history, then one UPDATE per distinct set of new values, and one audit entry naming every ticket."""
+    review, a labeled import with no author): one history row each with its author, and each becomes its
+    ticket's current classification. Values not given keep each ticket's own (so confirming keeps
+    everything, a hand-chosen team included). Tickets with no category to keep and none given are skipped.
+    One transaction: a bulk insert of the history, then one UPDATE per distinct set of new values, and one
+    audit entry naming every ticket."""
     now = timezone.now()
     with transaction.atomic():
         tickets = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk")
@@ -574,7 +575,7 @@ def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str
             target, detail = audit.tickets_target([row.ticket_id for row in rows])
             changed = {key: value for key, value in values.items() if value}
             audit.record(Action.TICKET_CORRECTED, actor=author, target=target, detail={**detail, **changed})
-    logger.info("%d tickets corrected by user %s", len(rows), author.pk)
+    logger.info("%d tickets corrected by user %s", len(rows), author.pk if author else "- (import)")
     return rows
 
 

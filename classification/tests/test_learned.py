@@ -232,3 +232,30 @@ def test_labels_from_the_database_are_the_human_ones_oldest_first(agent):
     assert [label.category for label in labels] == [t.category for t in sorted(
         Ticket.objects.filter(pk__in=[t.pk for t in tickets]), key=lambda t: (t.classified_at, t.pk))]  # fmt: skip
     assert all(t.status == Status.CLASSIFIED for t in Ticket.objects.filter(pk__in=[t.pk for t in tickets]))
+
+
+def test_a_labeled_import_becomes_training_data(tmp_path, django_capture_on_commit_callbacks):
+    rows = labeled(60, seed=4)
+    data = _write_csv(tmp_path / "export.csv", [*rows[:-1], (rows[-1][0], rows[-1][1], "")])
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_tickets", str(data), stdout=out)
+    assert "Imported 60 tickets (59 with their category" in out.getvalue()
+    assert Ticket.objects.filter(classification_source=Source.HUMAN).count() == 59
+    labels = training.labels_from_database()
+    assert len(labels) == 59 and {label.category for label in labels} == set(WORDS)
+    with pytest.raises(CommandError):
+        call_command(
+            "import_tickets", str(_write_csv(tmp_path / "bad.csv", [("a", "b", "nope")])), stdout=io.StringIO()
+        )
+
+
+def test_the_dashboard_and_the_api_show_the_learned_source(agent, agent_client, api_client):
+    _trained(agent)
+    ticket = TicketFactory.create(subject="zorblax quillet", body="marnix flentor pabble")
+    services.classify_ticket(ticket.pk)
+    listed = api_client.get("/api/v1/tickets/?source=learned").json()
+    assert [row["id"] for row in listed["results"]] == [ticket.pk]
+    assert listed["results"][0]["classification_source"] == "learned"
+    page = agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "Learned model" in page and "learned model because" in page
