@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-learned bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -84,6 +84,13 @@ bench: export SECURE_SSL_REDIRECT ?= 0
 bench: export STATIC_MANIFEST ?= 0
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench
+
+# The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
+bench-learned: export ENV_FILE =
+bench-learned: export SECRET_KEY ?= insecure-bench-only-key
+bench-learned: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-learned: $(VENV)/.dev-installed
+	$(PY) -m bench.learned
 
 # Dashboard and API latency at a million tickets, on a SQLite file of its own (filled once, a few
 # minutes), or on a dedicated PostgreSQL database: make bench-scale BENCH_DB=postgresql://…/supportintel_bench

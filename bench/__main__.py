@@ -78,6 +78,10 @@ def main() -> None:
     from bench.regex import regex_figures
 
     figures["hostile_text"] = regex_figures()
+
+    from bench.learned import learned_figures
+
+    figures["learned_classifier"] = learned_figures()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

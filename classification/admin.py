@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +13,8 @@ from audit.models import Action
 from classification import rules
 from classification.keywords import KeywordError, parse_term
 from classification.keywords.info import INFO_LABELS
-from classification.models import Category, Classification
+from classification.learned import training as learned_training
+from classification.models import Category, Classification, LearnedModel
 
 
 def _format_keywords(entries: list[dict[str, Any]]) -> str:
@@ -150,3 +151,95 @@ class ClassificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Classification | None = None) -> bool:
         return False  # history is append-only; corrections are new rows
+
+
+@admin.register(LearnedModel)
+class LearnedModelAdmin(admin.ModelAdmin):
+    """The learned classifier's versions: their figures on the held-back tickets beside what they were
+    compared with, which one is active, and any error a process met loading one. Versions are made by
+    training (the beat task, `manage.py train_classifier`), never here; here one is activated (a roll back,
+    when it is an older one) or the active one turned off."""
+
+    list_display = (
+        "__str__",
+        "created",
+        "is_active",
+        "decision",
+        "n_labels",
+        "accuracy",
+        "macro_f1",
+        "compared_with",
+        "fit_seconds",
+        "trigger",
+        "problem",
+    )
+    list_filter = ("is_active", "decision", "trigger")
+    actions = ["activate_version", "deactivate_all"]
+    fields = (
+        "created",
+        "trigger",
+        "source",
+        "n_labels",
+        "n_train",
+        "n_holdout",
+        "labels_until",
+        "classes",
+        "thresholds",
+        "figures",
+        "baseline",
+        "fit_seconds",
+        "artifact",
+        "sha256",
+        "decision",
+        "is_active",
+        "activated",
+        "load_error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="accuracy")
+    def accuracy(self, version: LearnedModel) -> Any:
+        return version.figures.get("accuracy", "—")
+
+    @admin.display(description="macro-F1")
+    def macro_f1(self, version: LearnedModel) -> Any:
+        return version.figures.get("macro_f1", "—")
+
+    @admin.display(description="compared with (macro-F1)")
+    def compared_with(self, version: LearnedModel) -> str:
+        if not version.baseline:
+            return "—"
+        return f"{version.baseline.get('name')}: {version.baseline.get('macro_f1')}"
+
+    @admin.display(description="error")
+    def problem(self, version: LearnedModel) -> str:
+        return version.load_error[:120]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LearnedModel | None = None) -> bool:
+        return False  # figures are what training measured; activation is an action
+
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("classification.change_learnedmodel")
+
+    @admin.action(description="Activate the selected version (roll back to it)", permissions=["activate"])
+    def activate_version(self, request: HttpRequest, queryset: QuerySet[LearnedModel]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = queryset.get()
+        if version.load_error:
+            self.message_user(request, f"{version} cannot be loaded: {version.load_error}", messages.ERROR)
+            return
+        learned_training.activate(version)
+        self.log_change(request, version, "Activated")
+        self.message_user(request, f"{version} is active: workers use it from their next chunk.")
+
+    @admin.action(description="Deactivate (the keyword rules answer after the LLM)", permissions=["activate"])
+    def deactivate_all(self, request: HttpRequest, queryset: QuerySet[LearnedModel]) -> None:
+        for version in LearnedModel.objects.filter(is_active=True):
+            self.log_change(request, version, "Deactivated")
+        learned_training.deactivate()
+        self.message_user(request, "No learned model is active.")

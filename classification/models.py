@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from classification.keywords import KeywordError, parse_term
@@ -167,3 +168,53 @@ class BreakerState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.state} ({self.fail_counter} failures)"
+
+
+class LearnedModel(models.Model):
+    """One training run of the learned classifier: what it learned from, how it did on the held-back (newest)
+    labels next to what it was compared with, and its artifact, a file in Django's default storage (never a
+    blob in this table). At most one version is active; the chain uses that one."""
+
+    class Decision(models.TextChoices):
+        PROMOTED = "promoted", "Promoted: better than the active one"
+        KEPT = "kept", "Not promoted: not better"
+        ACTIVATED = "activated", "Activated by hand"
+        DEACTIVATED = "deactivated", "Deactivated by hand"
+
+    created = models.DateTimeField(default=timezone.now)
+    trigger = models.CharField(max_length=30, help_text="What asked for it: beat, command, …")
+    source = models.CharField(max_length=200, help_text="Where the labels came from.")
+    n_labels = models.PositiveIntegerField(default=0)
+    n_train = models.PositiveIntegerField(default=0)
+    n_holdout = models.PositiveIntegerField(default=0)
+    # The newest human classification it learned from (the beat task counts the labels since).
+    labels_until = models.DateTimeField(null=True, blank=True)
+    classes = models.JSONField(default=list)
+    # Per category: the confidence the model must reach to answer for it.
+    thresholds = models.JSONField(default=dict)
+    # On the held-back tickets: accuracy, macro_f1, per_class (precision, recall, f1, support).
+    figures = models.JSONField(default=dict, blank=True)
+    # What it was compared with on the same held-back tickets: {"name", "accuracy", "macro_f1"}.
+    baseline = models.JSONField(default=dict, blank=True)
+    fit_seconds = models.FloatField(default=0.0)
+    artifact = models.FileField(upload_to="learned-models/", max_length=200)
+    sha256 = models.CharField(max_length=64)
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
+    is_active = models.BooleanField(default=False)
+    activated = models.DateTimeField(null=True, blank=True)
+    # Set by a process that could not load the artifact (the rules answered instead).
+    load_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # At most one active version: the one the chain uses.
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"learned model v{self.pk}"
+
+    @property
+    def name(self) -> str:
+        return f"learned-v{self.pk}"

@@ -27,6 +27,7 @@ from audit import services as audit
 from audit.models import Action
 from classification import breaker, keywords, llm, options, rules
 from classification.keywords import info
+from classification.learned import runtime as learned
 from classification.models import Category, Classification, FallbackReason
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
@@ -118,6 +119,7 @@ class _Chain:
         self._rules: keywords.RuleSet | None = None
         self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
         self._over_budget: bool | None = None
+        self._learned: tuple[learned.ActiveModel | None] | None = None
 
     def calls_llm(self) -> bool:
         """Whether the chain would call the LLM now: configured, the daily budget not spent, and the breaker
@@ -126,7 +128,7 @@ class _Chain:
         classifier answers the whole chunk at once."""
         if not (llm.is_configured() and not self.over_budget and breaker.lets_calls_through()):
             return False
-        self.rules, self.llm_choices  # noqa: B018  # read now, on this thread's connection
+        self.rules, self.llm_choices, self.learned  # noqa: B018  # read now, on this thread's connection
         return True
 
     @property
@@ -147,6 +149,13 @@ class _Chain:
             self._over_budget = _over_budget()
         return self._over_budget
 
+    @property
+    def learned(self) -> learned.ActiveModel | None:
+        """The active learned model (None: there is none), looked up once per chunk."""
+        if self._learned is None:
+            self._learned = (learned.active(),)
+        return self._learned[0]
+
 
 def keyword_outcome(
     ticket: Ticket,
@@ -155,6 +164,8 @@ def keyword_outcome(
     rule_set: keywords.RuleSet | None = None,
     given: llm.Given | None = None,
 ) -> Outcome:
+    """The keyword classifier's answer; with `given` (what a caller, or the learned model, decided), every
+    other field for it."""
     given = given or llm.Given()
     rule_set = rule_set or rules.current_rules()
     result = keywords.classify(
@@ -195,6 +206,32 @@ def finish(outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet) -> Outc
     elif ask:  # the LLM wrote its reply in the tone it was asked for; only the missing request is added
         outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, "friendly", ask)
     outcome.reply_tone = tone
+    return outcome
+
+
+def _fallback_outcome(
+    ticket: Ticket, reason: str, detail: str, chain: _Chain, given: llm.Given | None = None
+) -> Outcome:
+    """The LLM did not answer (`reason`): the learned model when its confidence clears that category's
+    threshold (priority, sentiment, entities, summary and reply still come from the rules), otherwise the
+    keyword rules. What the learned model said, or why it could not say anything, goes in the explanation.
+    A category the caller gave (`given`) is kept: the learned model is not asked."""
+    given = given or llm.Given()
+    model = chain.learned
+    if model is None or given.category:
+        return keyword_outcome(ticket, reason, detail, chain.rules, given)
+    prediction = model.predict(ticket)
+    answers = prediction is not None and prediction.confident and prediction.category in chain.rules.slugs
+    if answers and prediction is not None:
+        learned_given = llm.Given(category=prediction.category, priority=given.priority, entities=given.entities)
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules, learned_given)
+        outcome.source, outcome.confidence, outcome.model_name = Source.LEARNED, prediction.confidence, model.name
+        _, _, rest = outcome.reasoning.partition(";")
+        label = prediction.category.replace("_", " ")
+        outcome.reasoning = f"The learned model files it as {label} ({prediction.confidence:.0%} sure);{rest}"
+    else:
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules, given)
+    outcome.explanation["learned"] = model.explain(prediction, answered=answers)
     return outcome
 
 
@@ -266,9 +303,9 @@ def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) ->
     """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
     classifier answers at once and the outcome says why. `given`: what the caller already decided."""
     if not llm.is_configured():
-        return keyword_outcome(ticket, FallbackReason.NOT_CONFIGURED, rule_set=chain.rules, given=given)
+        return _fallback_outcome(ticket, FallbackReason.NOT_CONFIGURED, "", chain, given)
     if chain.over_budget:
-        return keyword_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain.rules, given)
+        return _fallback_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain, given)
     categories, teams = chain.llm_choices
     chosen = options.resolve(ticket.options)
     try:
@@ -281,11 +318,11 @@ def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) ->
         cause = breaker.original_error(exc)
         if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
             logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
-            return keyword_outcome(ticket, cause.reason, str(cause), chain.rules, given)
-        return keyword_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain.rules, given)
+            return _fallback_outcome(ticket, cause.reason, str(cause), chain, given)
+        return _fallback_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain, given)
     except llm.LLMError as exc:
         logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
-        return keyword_outcome(ticket, exc.reason, str(exc), chain.rules, given)
+        return _fallback_outcome(ticket, exc.reason, str(exc), chain, given)
     outcome = _llm_outcome(result, categories, chain.rules)
     if given is not None and given.entities:
         outcome.entities = keywords.merge_entities(given.entities, outcome.entities)
@@ -306,7 +343,7 @@ def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = N
     except FutureTimeout:
         future.cancel()  # still waiting for a thread: it never starts
         detail = f"no answer within {seconds:g} s"
-        return keyword_outcome(ticket, FallbackReason.TIMEOUT, detail, chain.rules, given)
+        return _fallback_outcome(ticket, FallbackReason.TIMEOUT, detail, chain, given)
 
 
 def current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
@@ -491,6 +528,8 @@ def _classify_claimed(
     chain = _Chain()
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
+    if chain.learned is not None:
+        chain.learned.prepare(tickets)  # one batch for the chunk
     stored: list[Classification] = []
     pending: list[tuple[Ticket, Outcome]] = []
     written = time.monotonic()
@@ -555,7 +594,7 @@ def _routed(category: str, priority: str, teams: dict[str, str]) -> str:
 
 
 def _correction(
-    ticket: Ticket, author: User, values: dict[str, str], teams: dict[str, str], now: datetime
+    ticket: Ticket, author: User | None, values: dict[str, str], teams: dict[str, str], now: datetime
 ) -> Classification:
     """A person's classification of one ticket: fields not given keep the ticket's current values. The team:
     the one given; `team: ""` routes by the category (critical: escalation); no `team` at all keeps a team
@@ -580,7 +619,7 @@ def _correction(
         summary=ticket.summary,
         suggested_reply="",
     )
-    automatic = ticket.classification_source in (Source.LLM, Source.KEYWORD)
+    automatic = ticket.classification_source in (Source.LLM, Source.LEARNED, Source.KEYWORD)
     return Classification(
         ticket=ticket,
         author=author,
@@ -590,12 +629,13 @@ def _correction(
     )
 
 
-def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str, str]) -> list[Classification]:
+def record_corrections(ticket_ids: Sequence[int], author: User | None, values: dict[str, str]) -> list[Classification]:
     """People's classifications of many tickets at once (the list's bulk actions, confirming several in
-    review): one history row each with its author, and each becomes its ticket's current classification.
-    Values not given keep each ticket's own (so confirming keeps everything, a hand-chosen team included).
-    Tickets with no category to keep and none given are skipped. One transaction: a bulk insert of the
-    history, then one UPDATE per distinct set of new values, and one audit entry naming every ticket."""
+    review, a labeled import with no author): one history row each with its author, and each becomes its
+    ticket's current classification. Values not given keep each ticket's own (so confirming keeps
+    everything, a hand-chosen team included). Tickets with no category to keep and none given are skipped.
+    One transaction: a bulk insert of the history, then one UPDATE per distinct set of new values, and one
+    audit entry naming every ticket."""
     now = timezone.now()
     with transaction.atomic():
         tickets = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk")
@@ -630,7 +670,7 @@ def record_corrections(ticket_ids: Sequence[int], author: User, values: dict[str
             target, detail = audit.tickets_target([row.ticket_id for row in rows])
             changed = {key: value for key, value in values.items() if value}
             audit.record(Action.TICKET_CORRECTED, actor=author, target=target, detail={**detail, **changed})
-    logger.info("%d tickets corrected by user %s", len(rows), author.pk)
+    logger.info("%d tickets corrected by user %s", len(rows), author.pk if author else "- (import)")
     return rows
 
 
@@ -670,7 +710,11 @@ def requeue_outage_tickets(limit: int) -> list[int]:
     traffic. Tickets a person corrected are never picked: their source is `human`."""
     if not llm.is_configured():
         return []
-    outage = Q(status=Status.CLASSIFIED, classification_source=Source.KEYWORD, fallback_reason__in=OUTAGE_REASONS)
+    outage = Q(
+        status=Status.CLASSIFIED,
+        classification_source__in=[Source.KEYWORD, Source.LEARNED],
+        fallback_reason__in=OUTAGE_REASONS,
+    )
     if breaker.status()["state"] != pybreaker.STATE_CLOSED and not _recovery_trial(outage):
         return []
     with transaction.atomic():

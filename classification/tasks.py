@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from classification import services
+from classification.learned import training as learned_training
 from supportintel import publishing
 from supportintel.outages import OutageLog
 from tickets.models import Ticket
@@ -159,3 +160,14 @@ def recover_outage_tickets_task() -> None:
     if ids:
         logger.info("recovery: %d outage tickets sent back to the LLM", len(ids))
         publish_classification(ids)
+
+
+@shared_task(name="classification.retrain_learned", ignore_result=True)
+def retrain_learned_task() -> None:
+    """Train a new version of the learned classifier once enough new human classifications arrived."""
+    try:
+        learned_training.retrain_if_due()
+    except learned_training.TrainingError as exc:
+        logger.warning("learned classifier not trained: %s", exc)  # the next run tries again
+    except DatabaseError as exc:
+        _database.failed("learned classifier training", exc)

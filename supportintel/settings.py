@@ -240,6 +240,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Uploaded and generated files (the learned classifier's model artifacts), through Django's storage API.
+# Every process that classifies reads them: in production a volume shared by web, workers and beat.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -384,6 +388,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.recover_outage_tickets",
         "schedule": env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120),
     },
+    "retrain-learned-classifier": {
+        "task": "classification.retrain_learned",
+        "schedule": env_int("LEARNED_RETRAIN_CHECK_SECONDS", 300),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -419,6 +427,22 @@ ENTITY_EXTRACTION = env_bool("ENTITY_EXTRACTION", True)
 WORKFLOW_TIMEOUT_SECONDS = env_float("WORKFLOW_TIMEOUT_SECONDS", 10.0)
 if not 0 < WORKFLOW_TIMEOUT_SECONDS <= 120:
     raise ImproperlyConfigured("WORKFLOW_TIMEOUT_SECONDS must be above 0 and at most 120")
+# The learned classifier (classification/learned). It answers after the LLM and before the keyword rules, for
+# the categories where its confidence clears the threshold set when it was trained.
+LEARNED_CLASSIFIER_ENABLED = env_bool("LEARNED_CLASSIFIER_ENABLED", True)
+# The beat task trains a new version once this many human classifications (corrections, confirmations,
+# labeled imports) arrived since the last one.
+LEARNED_RETRAIN_AFTER = env_int("LEARNED_RETRAIN_AFTER", 200)
+# No version is trained from fewer labels than this.
+LEARNED_MIN_LABELS = env_int("LEARNED_MIN_LABELS", 100)
+# Training reads at most this many labels, the newest.
+LEARNED_MAX_LABELS = env_int("LEARNED_MAX_LABELS", 100_000)
+# The newest share of the labels is held back to measure a version and compare it with the active one.
+LEARNED_HOLDOUT_FRACTION = env_float("LEARNED_HOLDOUT_FRACTION", 0.2)
+# Per category, the model answers only above the confidence at which its answers for that category were
+# at least this precise on the held-back tickets (and never below LEARNED_MIN_CONFIDENCE).
+LEARNED_TARGET_PRECISION = env_float("LEARNED_TARGET_PRECISION", 0.9)
+LEARNED_MIN_CONFIDENCE = env_float("LEARNED_MIN_CONFIDENCE", 0.5)
 # The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 

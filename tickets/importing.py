@@ -18,14 +18,17 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from classification import services as classification_services
+from classification.models import Category
 from supportintel import csvfiles
 from tickets import services
 from tickets.api.serializers import TicketCreateSerializer
-from tickets.models import INPUT_FIELDS
+from tickets.models import INPUT_FIELDS, Ticket
 
 FORMATS = ("csv", "jsonl")
-# The fields a row may carry: what the API takes, plus when the ticket was received.
-IMPORT_FIELDS = (*INPUT_FIELDS, "created")
+# The fields a row may carry: what the API takes, when the ticket was received, and the category a person
+# gave it (a labeled export from another helpdesk: it becomes a human classification, and training data).
+IMPORT_FIELDS = (*INPUT_FIELDS, "created", "category")
 # Rows saved per INSERT batch inside the one import transaction.
 CHUNK_SIZE = 1000
 
@@ -36,9 +39,15 @@ class ImportFileError(Exception):
 
 class TicketImportSerializer(TicketCreateSerializer):
     created = serializers.DateTimeField(required=False, help_text="When the ticket was received (ISO 8601).")
+    category = serializers.CharField(required=False, help_text="Its category, given by a person (a slug).")
 
     class Meta(TicketCreateSerializer.Meta):
         fields = list(IMPORT_FIELDS)
+
+    def validate_category(self, value: str) -> str:
+        if value not in self.context["categories"]:
+            raise serializers.ValidationError(f"{value!r} is not an active category.")
+        return value
 
     def validate_created(self, value: Any) -> Any:
         if value > timezone.now():
@@ -63,6 +72,7 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     created: int = 0
+    labeled: int = 0
     duplicates: int = 0
     saved: bool = False
 
@@ -140,13 +150,14 @@ def validate(records: Iterator[Record], columns: Mapping[str, str]) -> ImportRep
     report = ImportReport()
     known = {columns.get(name, name) for name in IMPORT_FIELDS}
     ignored: dict[str, None] = {}
+    context = {"categories": set(Category.objects.filter(active=True).values_list("slug", flat=True))}
     for line, record, problem in records:
         report.rows += 1
         if problem is not None:
             report.rejected.append(Rejection(line, {"row": [problem]}))
             continue
         ignored.update((name, None) for name in record if name not in known)
-        serializer = TicketImportSerializer(data=_row_data(record, columns))
+        serializer = TicketImportSerializer(data=_row_data(record, columns), context=context)
         if serializer.is_valid():
             report.valid.append(dict(serializer.validated_data))
         else:
@@ -156,12 +167,28 @@ def validate(records: Iterator[Record], columns: Mapping[str, str]) -> ImportRep
     return report
 
 
+def _labels(rows: list[dict[str, Any]], created: list[Ticket]) -> dict[str, list[int]]:
+    """Created ticket ids per category given in their rows. `created` follows the rows' order, less the
+    duplicates, so each ticket is the next row with its text."""
+    by_category: dict[str, list[int]] = {}
+    remaining = iter(rows)
+    for ticket in created:
+        row = next(r for r in remaining if (r.get("subject", ""), r.get("body", "")) == (ticket.subject, ticket.body))
+        if row.get("category"):
+            by_category.setdefault(row["category"], []).append(ticket.pk)
+    return by_category
+
+
 @transaction.atomic
 def save(report: ImportReport, *, chunk_size: int = CHUNK_SIZE) -> None:
-    """Save the valid rows, all in one transaction; classification is enqueued when it commits."""
+    """Save the valid rows, all in one transaction; classification is enqueued when it commits. A row's
+    category is stored as a human classification in the same transaction, so the worker keeps it."""
     for start in range(0, len(report.valid), chunk_size):
-        created, _ = services.create_tickets_bulk(report.valid[start : start + chunk_size])
+        rows = report.valid[start : start + chunk_size]
+        created, _ = services.create_tickets_bulk(rows)
         report.created += len(created)
+        for category, ids in _labels(rows, created).items():
+            report.labeled += len(classification_services.record_corrections(ids, None, {"category": category}))
     # Rows whose (channel, external id) was received before, or earlier in the same file.
     report.duplicates = len(report.valid) - report.created
     report.saved = True

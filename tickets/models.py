@@ -44,6 +44,7 @@ class Sentiment(models.TextChoices):
 class Source(models.TextChoices):
     LLM = "llm", "LLM"
     KEYWORD = "keyword", "Keyword rules"
+    LEARNED = "learned", "Learned model"
     HUMAN = "human", "Human"
 
 

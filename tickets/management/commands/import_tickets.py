@@ -72,7 +72,8 @@ class Command(BaseCommand):
         if report.saved:
             write(
                 self.style.SUCCESS(
-                    f"Imported {report.created} tickets, enqueued for classification; "
+                    f"Imported {report.created} tickets ({report.labeled} with their category, kept as people's "
+                    "classifications), the rest enqueued for classification; "
                     f"{report.duplicates} skipped as already received (same channel and external id)."
                 )
             )
