@@ -11,7 +11,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """Read only: the audit log is append-only, for everyone, superusers included."""
 
     list_display = ("created", "actor_name", "action", "target", "ip")
-    list_filter = ("action", "created")
+    # By user (any account; a failed login for a name no one has is found with the search box), action, time.
+    list_filter = ("actor", "action", "created")
     search_fields = ("actor_name", "target")
     date_hierarchy = "created"
     show_full_result_count = False

@@ -1,9 +1,10 @@
 """What every log line says about where it came from: the request id, the ticket, the Celery task and the user.
 
-A request binds its id (RequestIdMiddleware) and, once authenticated, its user; the id travels to every
-task the request enqueues in the message's headers (`before_task_publish`), and the task binds it again
-with its own id and ticket id (`task_prerun`). `ContextFilter` puts the bound values on every log record:
-as fields in `LOG_FORMAT=json`, as a short `[request_id=… ticket_id=…]` suffix in the plain format.
+A request binds its id (RequestIdMiddleware) and, once authenticated, its user; both travel to every
+task the request enqueues in the message's headers (`before_task_publish`), and the task binds them again
+with its own id and ticket id (`task_prerun`); a task that enqueues more passes them on the same way.
+`ContextFilter` puts the bound values on every log record: as fields in `LOG_FORMAT=json`, as a short
+`[request_id=… ticket_id=…]` suffix in the plain format.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from django.utils.functional import empty
 
 FIELDS = ("request_id", "ticket_id", "task_id", "user")
 _context: ContextVar[dict[str, Any] | None] = ContextVar("log_context", default=None)
+# The task message headers that carry the request's id and the username of whoever made it.
 HEADER = "request_id"
+USER_HEADER = "request_user"
 
 
 def current() -> dict[str, Any]:
@@ -65,9 +68,12 @@ class ContextFilter(logging.Filter):
 
 @signals.before_task_publish.connect
 def _send_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    request_id = (_context.get() or {}).get("request_id")
-    if request_id and headers is not None:
-        headers.setdefault(HEADER, request_id)
+    values = _context.get() or {}
+    request = values.get("request")
+    user = _user_of(request) if request is not None else values.get("user")
+    for header, value in ((HEADER, values.get("request_id")), (USER_HEADER, user)):
+        if value and headers is not None:
+            headers.setdefault(header, value)
 
 
 @signals.task_prerun.connect
@@ -82,6 +88,7 @@ def _bind_task(task_id: str = "", task: Any = None, args: Any = None, kwargs: An
             k: v
             for k, v in {
                 "request_id": getattr(request, HEADER, None),
+                "user": getattr(request, USER_HEADER, None),
                 "task_id": task_id,
                 "ticket_id": ticket_id,
             }.items()

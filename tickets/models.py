@@ -351,9 +351,9 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "-created"], name="ticket_assignee_created_idx"),
             # The working-state filter (resolved tickets, pending ones), newest first.
             models.Index(fields=["state", "-created"], name="ticket_state_created_idx"),
-            # The overview's period (WHERE created in the period): every column it reads, so PostgreSQL
-            # answers from the index alone. Built on PostgreSQL only (migration 0010): SQLite cannot include
-            # columns and has ticket_created_idx for the range.
+            # The overview's period and `GET /api/v1/stats/` (WHERE created in the period): every column they
+            # read, so PostgreSQL answers from the index alone. Built on PostgreSQL only (migrations 0010,
+            # 0011): SQLite cannot include columns and has ticket_created_idx for the range.
             models.Index(
                 fields=["created"],
                 include=[
@@ -366,8 +366,10 @@ class Ticket(models.Model):
                     "confidence",
                     "risk",
                     "first_classified_at",
+                    "team",
+                    "channel",
                 ],
-                name="ticket_window_cov_idx",
+                name="ticket_period_cov_idx",
             ),
         ]
 

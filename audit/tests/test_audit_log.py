@@ -7,10 +7,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import Action, AppendOnly, AuditEntry
+from classification.models import Category
 from tickets.tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +132,104 @@ def test_the_api_lists_newest_first_and_filters_by_user_action_and_time(auditor,
 def test_the_api_needs_the_view_permission(api_client):
     assert APIClient().get(AUDIT).status_code == 401
     assert api_client.get(AUDIT).status_code == 403  # an agent without audit.view_auditentry
+
+
+@pytest.mark.parametrize(
+    ("surface", "action"),
+    [
+        ("api retry", "ticket.retried"),
+        ("dashboard reclassify", "ticket.reclassified"),
+        ("dashboard retry", "ticket.retried"),
+        ("admin reclassify", "ticket.reclassified"),
+        ("admin retry", "ticket.retried"),
+    ],
+)
+def test_reclassify_and_retry_are_recorded_from_every_surface(
+    surface, action, api_client, agent, admin_client, admin_user
+):
+    ticket = TicketFactory.create(failed=True)
+    if surface == "api retry":
+        api_client.post(f"/api/v1/tickets/{ticket.pk}/retry/")
+    elif surface.startswith("dashboard"):
+        client = Client()
+        client.force_login(agent)
+        client.post(f"/tickets/{ticket.pk}/{surface.split()[1]}/")
+    else:
+        name = "retry_failed" if surface == "admin retry" else "reclassify"
+        admin_client.post("/admin/tickets/ticket/", {"action": name, "_selected_action": [ticket.pk]})
+    entry = AuditEntry.objects.get(action__startswith="ticket.")
+    actor = admin_user if surface.startswith("admin") else agent
+    assert (entry.action, entry.actor, entry.target) == (action, actor, f"ticket:{ticket.pk}")
+
+
+def test_taxonomy_changes_and_deletions_in_admin_are_recorded(admin_client, admin_user):
+    billing, general = Category.objects.get(slug="billing"), Category.objects.get(slug="general")
+    admin_client.post(
+        f"/admin/classification/category/{billing.pk}/change/",
+        {
+            "slug": "billing",
+            "name": "Money",
+            "team": billing.team,
+            "keywords": "refund",
+            "active": "on",
+            "position": billing.position,
+        },
+    )
+    admin_client.post(f"/admin/classification/category/{general.pk}/delete/", {"post": "yes"})
+    entries = list(AuditEntry.objects.exclude(action="login").order_by("id").values_list("action", "actor", "target"))
+    assert entries == [
+        ("category.changed", admin_user.pk, "category:billing"),
+        ("category.deleted", admin_user.pk, "category:general"),
+    ]
+    assert "name" in AuditEntry.objects.get(action="category.changed").detail["fields"]
+
+
+def test_tokens_created_and_deleted_in_admin_are_recorded_with_who_did_it(admin_client, admin_user, agent):
+    admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": agent.pk})
+    assert Token.objects.filter(user=agent).exists()
+    admin_client.post(f"/admin/authtoken/tokenproxy/{agent.pk}/delete/", {"post": "yes"})
+    assert not Token.objects.filter(user=agent).exists()
+    entries = list(
+        AuditEntry.objects.exclude(action="login").order_by("id").values_list("action", "actor", "target", "ip")
+    )
+    assert entries == [
+        ("token.created", admin_user.pk, "user:agent", "127.0.0.1"),
+        ("token.deleted", admin_user.pk, "user:agent", "127.0.0.1"),
+    ]
+
+
+def test_the_api_offers_no_way_to_change_or_delete_entries(auditor):
+    superuser = UserFactory.create(username="root", is_superuser=True)
+    entry = AuditEntry.objects.create(action=Action.LOGIN, actor_name="ann")
+    client = _auditor_client(superuser)
+    assert client.post(AUDIT, {"action": "login", "user": "mallory"}, format="json").status_code == 405
+    assert client.patch(f"{AUDIT}{entry.pk}/", {"target": "forged"}, format="json").status_code == 405
+    assert client.put(f"{AUDIT}{entry.pk}/", {"target": "forged"}, format="json").status_code == 405
+    assert client.delete(f"{AUDIT}{entry.pk}/").status_code == 405
+    assert list(AuditEntry.objects.values_list("actor_name", "target")) == [("ann", "")]
+
+
+def test_the_api_filters_by_a_time_range(auditor):
+    entry = AuditEntry.objects.create(action=Action.LOGIN, actor_name="ann")
+    client = _auditor_client(auditor)
+    before, after = entry.created - timedelta(seconds=1), entry.created + timedelta(seconds=1)
+    assert [
+        e["id"] for e in client.get(AUDIT, {"since": before.isoformat(), "until": after.isoformat()}).json()["results"]
+    ] == [entry.pk]
+    assert client.get(AUDIT, {"until": before.isoformat()}).json()["results"] == []
+
+
+def test_admin_filters_entries_by_user_action_and_time(admin_client, agent):
+    AuditEntry.objects.create(action=Action.LOGIN, actor=agent, actor_name="agent", target="mine")
+    AuditEntry.objects.create(action=Action.LOGIN_FAILED, actor_name="mallory", target="theirs")
+    listing = admin_client.get("/admin/audit/auditentry/").content.decode()
+    assert "By actor" in listing and "By action" in listing and "By created" in listing
+    by_user = admin_client.get("/admin/audit/auditentry/", {"actor__id__exact": agent.pk}).content.decode()
+    assert "mine" in by_user and "theirs" not in by_user
+    typed = admin_client.get("/admin/audit/auditentry/", {"q": "mallory"}).content.decode()  # names no user has
+    assert "theirs" in typed and "mine" not in typed
+    failed = admin_client.get("/admin/audit/auditentry/", {"action": "login_failed"}).content.decode()
+    assert "theirs" in failed and "mine" not in failed
+    later = admin_client.get("/admin/audit/auditentry/", {"created__gte": timezone.now() + timedelta(minutes=1)})
+    later = later.content.decode()
+    assert "mine" not in later and "theirs" not in later

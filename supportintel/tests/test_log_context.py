@@ -41,7 +41,7 @@ def test_an_api_request_logs_its_id_and_user(api_client, agent, caplog, django_c
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_the_request_id_reaches_the_tasks_json_log_lines(api_client, celery_worker_process):
+def test_the_request_id_reaches_every_json_log_line_of_the_task_it_enqueued(api_client, agent, celery_worker_process):
     celery_worker_process(LOG_FORMAT="json")
     response = api_client.post(
         "/api/v1/tickets/",
@@ -54,12 +54,22 @@ def test_the_request_id_reaches_the_tasks_json_log_lines(api_client, celery_work
     wait_for(lambda: Ticket.objects.filter(pk=ticket_id, status=Status.CLASSIFIED).exists(), timeout=90)
     log = Path(settings.DATA_DIR) / "worker-0.log"
 
+    def records() -> list[dict]:
+        return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
     def classified_line() -> dict | None:
-        for line in log.read_text().splitlines():
-            if line.startswith("{") and f"ticket {ticket_id} classified" in line:
-                return json.loads(line)
-        return None
+        return next((r for r in records() if r["message"].startswith(f"ticket {ticket_id} classified")), None)
 
     record = wait_for(classified_line, timeout=10)
     assert record["request_id"] == "trace-e2e-1" and record["ticket_id"] == ticket_id
-    assert record["task_id"] and record["level"] == "INFO" and record["logger"] == "classification.services"
+    assert (
+        record["user"] == agent.username and record["level"] == "INFO" and record["logger"] == "classification.services"
+    )
+    task_id = record["task_id"]
+    # Every line the task itself wrote (ours and Celery's "succeeded"), in the pool process that ran it: the
+    # worker's consumer only logs the message's arrival, before the task runs.
+    ran = [
+        r for r in records() if r["process"] != "MainProcess" and (r["task_id"] == task_id or task_id in r["message"])
+    ]
+    assert len(ran) >= 2 and any("succeeded" in r["message"] for r in ran)
+    assert {(r["request_id"], r["user"], r["task_id"]) for r in ran} == {("trace-e2e-1", agent.username, task_id)}

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any, cast
+from typing import cast
 
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
@@ -20,6 +19,7 @@ from classification.models import Classification
 from classification.taxonomy import category_choices
 from supportintel.errors import Conflict
 from supportintel.permissions import CanViewTickets, ChangePermissions
+from supportintel.schema import SingleObjectSchema
 from tickets import services, stats, workflow
 from tickets.api.serializers import (
     RECEIVED_TICKET_SCHEMA,
@@ -34,6 +34,7 @@ from tickets.api.serializers import (
     TicketReceiptSerializer,
     TicketSerializer,
 )
+from tickets.api.stats_serializers import StatsSerializer
 from tickets.filters import TicketFilter
 from tickets.forms import RANGES, RangeForm
 from tickets.models import Status, Ticket
@@ -184,9 +185,12 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
 class StatsViewSet(viewsets.ViewSet):
     """The dashboard's numbers: now (tickets by status, queue depth, workers, open, unassigned and overdue
     work) and over a period (`range`: today, 7d, 30d, or custom with `start` and `end` dates): received,
-    LLM/keyword share, confidence, high risk, time to classify, and every chart the overview draws."""
+    LLM/keyword share, confidence, high risk, time to classify, and every chart the overview draws (volume
+    per hour and per day, per category, team, priority, sentiment, source and channel, average risk and
+    confidence, corrections)."""
 
     permission_classes = [CanViewTickets]
+    schema = SingleObjectSchema()
 
     @extend_schema(
         parameters=[
@@ -194,7 +198,7 @@ class StatsViewSet(viewsets.ViewSet):
             OpenApiParameter("start", OpenApiTypes.DATE, description="First day of a custom range."),
             OpenApiParameter("end", OpenApiTypes.DATE, description="Last day of a custom range (inclusive)."),
         ],
-        responses={200: OpenApiResponse(description="The overview figures and charts.")},
+        responses={200: StatsSerializer},
     )
     def list(self, request: Request) -> Response:
         form = RangeForm(request.query_params)
@@ -202,15 +206,4 @@ class StatsViewSet(viewsets.ViewSet):
             raise ValidationError({field: [str(error) for error in errors] for field, errors in form.errors.items()})
         period = stats.Period(*form.period())
         charts = stats.charts(period, category_choices())
-        return Response({**stats.overview(period), "charts": _plain(charts)})
-
-
-def _plain(value: Any) -> Any:
-    """Chart data as JSON: the Bar dataclasses become objects."""
-    if isinstance(value, stats.Bar):
-        return asdict(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+        return Response(StatsSerializer({**stats.overview(period), "charts": charts}).data)

@@ -62,3 +62,16 @@ def line_layout(trends: list[dict[str, Any]], labels: list[str]) -> dict[str, An
         "height": LINE_HEIGHT,
         "axis": [labels[0] if labels else "", middle, labels[-1] if labels else ""],
     }
+
+
+@register.simple_tag
+def average_rows(averages: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """Average risk or confidence (0 to 1, so widths are in percent of 1): the period's in all, then each
+    category that has classified tickets."""
+    rows = [{"label": "All", "value": averages[field], "n": averages["classified"], "all": True}]
+    rows += [
+        {"label": row["label"], "value": row[field], "n": row["classified"], "all": False}
+        for row in averages["categories"]
+        if row["classified"]
+    ]
+    return [{**row, "pct": round(100 * row["value"], 1) if row["value"] is not None else 0.0} for row in rows]

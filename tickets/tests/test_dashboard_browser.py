@@ -41,7 +41,7 @@ def test_logging_in_through_the_form_shows_the_overview(open_page, agent):
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
     page.wait_for_url(page.base + "/")
-    assert page.locator("#stats").is_visible() and page.locator("#charts .chart").count() == 6
+    assert page.locator("#stats").is_visible() and page.locator("#charts .chart").count() == 11
     assert page.locator("#breaker-badge").inner_text().startswith("LLM")
 
 

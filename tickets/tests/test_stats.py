@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from classification.models import Classification
@@ -62,6 +64,73 @@ def test_trends_give_each_category_a_point_per_day():
     assert trends["billing"] == [0, 0, 0, 0, 1, 0, 1]
     assert trends["technical"] == [0, 0, 0, 0, 1, 0, 0]
     assert trends["account"] == [0] * 7
+
+
+def test_charts_split_by_team_source_and_channel():
+    now = timezone.now()
+    TicketFactory.create(classified=True, team="billing", classification_source="llm", channel="email", created=now)
+    TicketFactory.create(classified=True, team="billing", classification_source="human", channel="chat", created=now)
+    TicketFactory.create(classified=True, team="escalation", classification_source="llm", channel="email", created=now)
+    TicketFactory.create(channel="web", created=now)  # not classified yet: a channel, but no team or source
+    charts = stats.charts(_week(), CATEGORIES)
+    assert _bars(charts["teams"]) == {"billing": 2, "escalation": 1}
+    assert _bars(charts["sources"]) == {"LLM": 2, "Keyword rules": 0, "Human": 1}
+    assert _bars(charts["channels"]) == {"Email": 2, "Chat": 1, "Phone": 0, "Web": 1, "API": 0}
+    assert (charts["sources"][0].key, charts["sources"][0].css) == ("llm", "src-llm")
+
+
+def test_averages_of_risk_and_confidence_are_over_classified_tickets_in_all_and_per_category():
+    now = timezone.now()
+    TicketFactory.create(classified=True, category="billing", risk=0.9, confidence=0.8, created=now)
+    TicketFactory.create(classified=True, category="billing", risk=0.5, confidence=0.6, created=now)
+    TicketFactory.create(classified=True, category="account", risk=0.1, confidence=0.4, created=now)
+    TicketFactory.create(category="account", risk=1.0, confidence=0.0, created=now)  # being reclassified: left out
+    averages = stats.charts(_week(), CATEGORIES)["averages"]
+    assert (averages["risk"], averages["confidence"], averages["classified"]) == (0.5, 0.6, 3)
+    rows = {row["category"]: row for row in averages["categories"]}
+    assert rows["billing"] == {
+        "category": "billing",
+        "label": "Billing and payments",
+        "risk": 0.7,
+        "confidence": 0.7,
+        "classified": 2,
+    }
+    assert (rows["account"]["risk"], rows["account"]["classified"]) == (0.1, 1)
+    assert rows["technical"] == {
+        "category": "technical",
+        "label": "Technical issue",
+        "risk": None,
+        "confidence": None,
+        "classified": 0,
+    }
+    assert averages["confidence"] == pytest.approx(stats.period_summary(_week())["confidence"])  # the card's figure
+
+
+def test_volume_is_given_per_hour_and_per_day_for_short_periods_and_per_day_for_long_ones():
+    today = timezone.localdate()
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    TicketFactory.create(created=midnight + timedelta(minutes=5))  # today 00:xx
+    TicketFactory.create(created=midnight - timedelta(minutes=1))  # yesterday 23:xx
+    TicketFactory.create(created=midnight - timedelta(days=1, hours=-2))  # yesterday 02:00
+    two_days = stats.charts(stats.Period("custom", today - timedelta(days=1), today), [])
+    hours = two_days["volume_per_hour"]
+    assert len(hours) == 48 and (hours[2].value, hours[23].value, hours[24].value) == (1, 1, 1)
+    assert sum(slot.value for slot in hours) == 3 and hours[24].start == midnight
+    assert [slot.value for slot in two_days["volume_per_day"]] == [2, 1]
+    assert [bar.value for bar in two_days["volume"]] == [2, 1]  # charted per day, counted per hour
+    assert [series["values"] for series in two_days["trends"]] == []
+    week = stats.charts(_week(), [])
+    assert week["volume_per_hour"] is None and [slot.value for slot in week["volume_per_day"]][-2:] == [2, 1]
+    day = stats.charts(stats.Period("today", today, today), [])
+    assert len(day["volume_per_hour"]) == 24 and [(s.start, s.value) for s in day["volume_per_day"]] == [(midnight, 1)]
+
+
+def test_the_charts_read_the_periods_tickets_in_one_grouped_scan():
+    TicketFactory.create_batch(3, classified=True)
+    with CaptureQueriesContext(connection) as queries:
+        stats._charts(_week(), CATEGORIES)
+    scans = [q["sql"] for q in queries.captured_queries if 'FROM "tickets_ticket"' in q["sql"]]
+    assert len(scans) == 1 and "GROUP BY" in scans[0]
 
 
 def test_corrections_per_category_count_changes_away_from_the_automatic_answer():
