@@ -173,6 +173,7 @@ def test_taxonomy_changes_and_deletions_in_admin_are_recorded(admin_client, admi
             "keywords": "refund",
             "active": "on",
             "position": billing.position,
+            "reply_tone": billing.reply_tone,
         },
     )
     admin_client.post(f"/admin/classification/category/{general.pk}/delete/", {"post": "yes"})
