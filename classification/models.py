@@ -122,6 +122,8 @@ class BreakerState(models.Model):
     fail_counter = models.PositiveIntegerField(default=0)
     success_counter = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(null=True, blank=True)
+    # Which condition opened it last (classification.breaker: consecutive_failures, failure_rate, …).
+    trip_reason = models.CharField(max_length=30, blank=True)
     # Who holds the half-open trial call, and until when (a holder that died loses it then).
     trial_token = models.CharField(max_length=100, blank=True)
     trial_expires = models.DateTimeField(null=True, blank=True)
@@ -129,3 +131,24 @@ class BreakerState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.state} ({self.fail_counter} failures)"
+
+
+class BreakerCalls(models.Model):
+    """A breaker's calls in one second, for its sliding window when its state lives in the database: one
+    row per breaker and second, counted up by one upsert per call (so concurrent processes never lose a
+    count) and deleted once the window has moved past it."""
+
+    breaker = models.CharField(max_length=50)
+    second = models.BigIntegerField()  # seconds since the epoch
+    calls = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    slow = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The per-call upsert (ON CONFLICT) and the window's sum over `second > now - window`.
+            models.UniqueConstraint(fields=["breaker", "second"], name="breaker_calls_second_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.breaker} at {self.second}: {self.calls} calls, {self.failures} failed, {self.slow} slow"
