@@ -58,7 +58,7 @@ from redis.retry import Retry
 from classification.breaker_window import DatabaseWindow, Figures, LocalWindow, RedisWindow, Sample, Window
 from classification.breaker_window import savepoint as _savepoint
 from classification.llm import FALLBACK, PRIMARY, LLMError
-from classification.models import BreakerCalls, BreakerState
+from classification.models import BreakerCalls, BreakerState, TripReason
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +70,11 @@ NAME = PRIMARY
 clock: Callable[[], float] = time.time
 
 # Why the breaker opened.
-CONSECUTIVE_FAILURES = "consecutive_failures"
-FAILURE_RATE = "failure_rate"
-SLOW_CALL_RATE = "slow_call_rate"
-TRIAL_FAILED = "trial_failed"
-TRIP_REASONS = {
-    CONSECUTIVE_FAILURES: "consecutive failures",
-    FAILURE_RATE: "failure rate",
-    SLOW_CALL_RATE: "slow-call rate",
-    TRIAL_FAILED: "trial call failed",
-}
+CONSECUTIVE_FAILURES = TripReason.CONSECUTIVE_FAILURES
+FAILURE_RATE = TripReason.FAILURE_RATE
+SLOW_CALL_RATE = TripReason.SLOW_CALL_RATE
+TRIAL_FAILED = TripReason.TRIAL_FAILED
+TRIP_REASONS = dict(TripReason.choices)
 
 
 def namespace(name: str) -> str:

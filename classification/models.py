@@ -22,6 +22,15 @@ class FallbackReason(models.TextChoices):
     OVER_BUDGET = "over_budget", "daily LLM budget spent"
 
 
+class TripReason(models.TextChoices):
+    """Which condition opened a breaker (classification.breaker)."""
+
+    CONSECUTIVE_FAILURES = "consecutive_failures", "consecutive failures"
+    FAILURE_RATE = "failure_rate", "failure rate"
+    SLOW_CALL_RATE = "slow_call_rate", "slow-call rate"
+    TRIAL_FAILED = "trial_failed", "trial call failed"
+
+
 def validate_keywords(value: Any) -> None:
     """Keywords are a list of {"term": str, "weight": number}; a term is a word, a phrase or `re:<regex>`."""
     if not isinstance(value, list):
