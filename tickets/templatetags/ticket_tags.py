@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from classification.models import FallbackReason
+from classification.models import FallbackReason, TripReason
 from tickets.models import ACTIVE_STATES, Ticket
 from tickets.views.common import LAST_LIST
 
@@ -115,6 +115,15 @@ def reason_label(reason: str) -> str:
         return str(FallbackReason(reason).label)
     except ValueError:
         return reason.replace("_", " ")
+
+
+@register.filter
+def trip_label(reason: str | None) -> str:
+    """Which condition opened a breaker, in words ('failure rate' for `failure_rate`)."""
+    try:
+        return str(TripReason(reason or "").label)
+    except ValueError:
+        return (reason or "reason not recorded").replace("_", " ")
 
 
 @register.simple_tag(takes_context=True)
