@@ -119,7 +119,7 @@ class RedisWindow:
         member = f"{sample.at:.6f}:{uuid.uuid4().hex[:12]}"
         second = int(sample.at)
         first = _first_second(sample.at, seconds)
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=False)  # one round trip; the counts need no MULTI
         counts_at = []
         for key, counted in zip(self._keys, (True, sample.failed, sample.slow), strict=True):
             if counted:
