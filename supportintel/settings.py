@@ -310,6 +310,8 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "tickets.models.Source",
         "WorkStateEnum": "tickets.models.WorkState",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
+        "BreakerStateEnum": "classification.api.serializers.BREAKER_STATES",
+        "TripReasonEnum": "classification.models.TripReason",
     },
 }
 

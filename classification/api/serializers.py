@@ -66,8 +66,11 @@ class BreakerWindowSerializer(serializers.Serializer):
     slow_call_seconds = serializers.FloatField()
 
 
+BREAKER_STATES = ["closed", "open", "half-open"]
+
+
 class _BreakerStateSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["closed", "open", "half-open"])
+    state = serializers.ChoiceField(choices=BREAKER_STATES)
     trip_reason = serializers.ChoiceField(
         choices=TripReason.choices,
         allow_null=True,
