@@ -152,6 +152,11 @@ def test_invalid_filter_value_is_a_400(api_client):
     assert set(response.json()["error"]["details"]) == {"priority", "min_risk"}
 
 
+def test_an_assignee_with_a_nul_byte_is_a_400_not_a_database_error(api_client):
+    response = api_client.get(URL, {"assignee": "\x00x"})
+    assert response.status_code == 400 and set(response.json()["error"]["details"]) == {"assignee"}
+
+
 def test_list_paginates_with_a_cursor_newest_first(api_client):
     TicketFactory.create_batch(5)
     first = api_client.get(URL, {"page_size": 2})
