@@ -69,12 +69,14 @@ def _llm_guard(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _memory_breaker() -> Iterator[None]:
-    """Unit tests use an in-memory breaker, fresh for each test."""
+    """Unit tests use in-memory breakers (the LLM's and the fallback model's), fresh for each test."""
     from classification import breaker
 
-    breaker.install_storage(breaker.SharedStorage(None))
+    for name in breaker.NAMES:
+        breaker.install_storage(breaker.SharedStorage(None), name)
     yield
-    breaker.install_storage(breaker.SharedStorage(None))
+    for name in breaker.NAMES:
+        breaker.install_storage(breaker.SharedStorage(None), name)
 
 
 @pytest.fixture(autouse=True)
@@ -122,16 +124,20 @@ def fake_llm(settings: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def redis_breaker(settings: Any) -> Iterator[Any]:
-    """The Redis-backed breaker storage (needs REDIS_URL: CI's service run sets it)."""
+    """The Redis-backed breaker storage (needs REDIS_URL: CI's service run sets it), for both breakers; yields
+    the LLM's."""
     if not settings.REDIS_URL:
         pytest.skip("needs REDIS_URL; .ci/run runs this on Redis")
     from classification import breaker
 
-    store = breaker.SharedStorage(breaker.RedisBackend(breaker.redis_client(settings.REDIS_URL)))
-    store.clear()
-    breaker.install_storage(store)
-    yield store
-    store.clear()
+    client = breaker.redis_client(settings.REDIS_URL)
+    stores = [breaker.SharedStorage(breaker.RedisBackend(client, breaker.namespace(name))) for name in breaker.NAMES]
+    for name, store in zip(breaker.NAMES, stores, strict=True):
+        store.clear()
+        breaker.install_storage(store, name)
+    yield stores[0]
+    for store in stores:
+        store.clear()
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -143,11 +149,13 @@ def shared_breaker(request: pytest.FixtureRequest, settings: Any, transactional_
     from classification import breaker
 
     settings.LLM_BREAKER_STORAGE = request.param
-    store = breaker.SharedStorage(breaker.configured_backend())
-    store.clear()
-    breaker.install_storage(store)
+    stores = [breaker.SharedStorage(breaker.configured_backend(name)) for name in breaker.NAMES]
+    for name, store in zip(breaker.NAMES, stores, strict=True):
+        store.clear()
+        breaker.install_storage(store, name)
     yield request.param
-    store.clear()
+    for store in stores:
+        store.clear()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,16 @@ Design decisions, each covered by a test:
   sick LLM.
 - The call that trips the breaker raises CircuitBreakerError; the caller reads the original error from
   its __context__ (`original_error`).
+- Besides LLM_BREAKER_FAIL_MAX consecutive failures (pybreaker's own condition), it trips on rates over a
+  sliding window of the last LLM_BREAKER_WINDOW_SECONDS, shared like the rest of the state
+  (`breaker_window`): the share of failed calls, or of calls slower than LLM_BREAKER_SLOW_CALL_SECONDS
+  (successful ones too), over its threshold once the window holds LLM_BREAKER_MIN_CALLS calls. Each call
+  made while closed adds one sample (one write: a pipelined round trip on Redis, one upsert in the
+  database); only a failed or slow call reads the window back to evaluate it. Which condition opened the
+  breaker is kept with its state (`trip_reason`). Open, half-open and the trial are pybreaker's as before;
+  the window starts empty once the breaker closes again.
+- There is one breaker per model: `llm` for the first, `llm_fallback` for the second (LLM_FALLBACK_MODEL),
+  each with its own state (its own Redis namespace or database row) and the same thresholds.
 """
 
 from __future__ import annotations
@@ -32,7 +42,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
@@ -40,21 +49,39 @@ from typing import Any, Literal, Protocol, TypeVar
 import pybreaker
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from classification.llm import LLMError
-from classification.models import BreakerState
+from classification.breaker_window import DatabaseWindow, Figures, LocalWindow, RedisWindow, Sample, Window
+from classification.breaker_window import savepoint as _savepoint
+from classification.llm import FALLBACK, PRIMARY, LLMError
+from classification.models import BreakerCalls, BreakerState, TripReason
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Counter = Literal["fail_counter", "success_counter"]
-NAME = "llm"
-NAMESPACE = f"supportintel:breaker:{NAME}"
+NAMES = (PRIMARY, FALLBACK)
+NAME = PRIMARY
+# The window's clock (seconds since the epoch): tests move it instead of waiting.
+clock: Callable[[], float] = time.time
+
+# Why the breaker opened.
+CONSECUTIVE_FAILURES = TripReason.CONSECUTIVE_FAILURES
+FAILURE_RATE = TripReason.FAILURE_RATE
+SLOW_CALL_RATE = TripReason.SLOW_CALL_RATE
+TRIAL_FAILED = TripReason.TRIAL_FAILED
+TRIP_REASONS = dict(TripReason.choices)
+
+
+def namespace(name: str) -> str:
+    return f"supportintel:breaker:{name}"
+
+
+NAMESPACE = namespace(NAME)
 # After a backend error the storage uses local state for this long without trying the backend, so an
 # outage costs one failed attempt every few seconds, not one per breaker read.
 _RETRY_AFTER = 5.0
@@ -69,6 +96,7 @@ class Snapshot:
     fail_counter: int = 0
     success_counter: int = 0
     opened_at: float | None = None  # seconds since the epoch
+    trip_reason: str = ""  # which condition opened it last
 
 
 class Backend(Protocol):
@@ -78,8 +106,12 @@ class Backend(Protocol):
     title: str
     errors: tuple[type[Exception], ...]  # what the backend raises when it cannot be reached
 
+    @property
+    def window(self) -> Window: ...
+
     def snapshot(self) -> Snapshot: ...
     def set_state(self, state: str) -> None: ...
+    def set_trip_reason(self, reason: str) -> None: ...
     def increment(self, counter: Counter) -> None: ...
     def reset(self, counter: Counter) -> None: ...
     def set_opened_at(self, seconds: float) -> None: ...
@@ -92,6 +124,10 @@ class Backend(Protocol):
 _RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 class RedisBackend:
     name = "redis"
     title = "Redis"
@@ -100,24 +136,27 @@ class RedisBackend:
     def __init__(self, client: redis.Redis, namespace: str = NAMESPACE) -> None:
         self._redis = client
         self._namespace = namespace
+        self.window = RedisWindow(client, namespace)
 
     def _key(self, name: str) -> str:
         return f"{self._namespace}:{name}"
 
     def snapshot(self) -> Snapshot:
-        fields = ("state", "fail_counter", "success_counter", "opened_at")
-        state, fails, successes, opened = self._redis.mget([self._key(f) for f in fields])
-        if isinstance(state, bytes):
-            state = state.decode()
+        fields = ("state", "fail_counter", "success_counter", "opened_at", "trip_reason")
+        state, fails, successes, opened, reason = self._redis.mget([self._key(f) for f in fields])
         return Snapshot(
-            state or pybreaker.STATE_CLOSED,
+            _text(state) or pybreaker.STATE_CLOSED,
             int(fails or 0),
             int(successes or 0),
             float(opened) if opened else None,
+            _text(reason),
         )
 
     def set_state(self, state: str) -> None:
         self._redis.set(self._key("state"), state)
+
+    def set_trip_reason(self, reason: str) -> None:
+        self._redis.set(self._key("trip_reason"), reason)
 
     def increment(self, counter: Counter) -> None:
         self._redis.incr(self._key(counter))
@@ -135,15 +174,8 @@ class RedisBackend:
         self._redis.eval(_RELEASE_SCRIPT, 1, self._key("trial"), token)
 
     def clear(self) -> None:
-        keys = ("state", "fail_counter", "success_counter", "opened_at", "trial")
-        self._redis.delete(*(self._key(k) for k in keys))
-
-
-def _savepoint() -> AbstractContextManager[Any]:
-    # Inside a caller's transaction a failed statement must not break it (PostgreSQL aborts the whole
-    # transaction): a savepoint confines the failure. Outside one, each statement commits on its own,
-    # and a read takes no write lock (SQLite's transactions here are IMMEDIATE).
-    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+        keys = ("state", "fail_counter", "success_counter", "opened_at", "trip_reason", "trial")
+        self._redis.delete(*(self._key(k) for k in keys), *self.window.keys)
 
 
 def _timestamp(value: datetime | str | None) -> float | None:
@@ -164,6 +196,7 @@ class DatabaseBackend:
 
     def __init__(self, breaker_name: str = NAME) -> None:
         self._name = breaker_name
+        self.window = DatabaseWindow(breaker_name)
 
     def _rows(self) -> QuerySet[BreakerState]:
         return BreakerState.objects.filter(name=self._name)
@@ -181,17 +214,20 @@ class DatabaseBackend:
         # Plain SQL: compiling the ORM query costs some 30 times the query itself, and this read runs
         # for every classification and every page header.
         table = connection.ops.quote_name(BreakerState._meta.db_table)
-        sql = f"SELECT state, fail_counter, success_counter, opened_at FROM {table} WHERE name = %s"
+        sql = f"SELECT state, fail_counter, success_counter, opened_at, trip_reason FROM {table} WHERE name = %s"
         with _savepoint(), connection.cursor() as cursor:
             cursor.execute(sql, [self._name])
             row = cursor.fetchone()
         if row is None:
             return Snapshot()
-        state, fails, successes, opened = row
-        return Snapshot(state, fails, successes, _timestamp(opened))
+        state, fails, successes, opened, reason = row
+        return Snapshot(state, fails, successes, _timestamp(opened), reason)
 
     def set_state(self, state: str) -> None:
         self._update(self._rows(), state=state)
+
+    def set_trip_reason(self, reason: str) -> None:
+        self._update(self._rows(), trip_reason=reason)
 
     def increment(self, counter: Counter) -> None:
         self._update(self._rows(), **{counter: F(counter) + 1})
@@ -214,6 +250,7 @@ class DatabaseBackend:
     def clear(self) -> None:
         with _savepoint():
             self._rows().delete()
+            BreakerCalls.objects.filter(breaker=self._name).delete()
 
 
 class SharedStorage(pybreaker.CircuitBreakerStorage):
@@ -225,6 +262,8 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         self._backend = backend
         self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._local_opened_at: float | None = None
+        self._local_trip_reason = ""
+        self._local_window = LocalWindow()
         self._local_trial = threading.Lock()
         self._held = threading.local()  # this thread's trial token
         self._skip_backend_until = 0.0
@@ -255,7 +294,8 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
 
     def _local_snapshot(self) -> Snapshot:
         local = self._local
-        return Snapshot(local.state, local.counter, local.success_counter, self._local_opened_at)
+        opened, reason = self._local_opened_at, self._local_trip_reason
+        return Snapshot(local.state, local.counter, local.success_counter, opened, reason)
 
     def snapshot(self) -> Snapshot:
         return self._either(lambda b: b.snapshot(), self._local_snapshot)
@@ -302,6 +342,28 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         seconds = when.timestamp()
         self._either(lambda b: b.set_opened_at(seconds), lambda: setattr(self, "_local_opened_at", seconds))
 
+    @property
+    def trip_reason(self) -> str:
+        return self.snapshot().trip_reason
+
+    @trip_reason.setter
+    def trip_reason(self, reason: str) -> None:
+        self._either(lambda b: b.set_trip_reason(reason), lambda: setattr(self, "_local_trip_reason", reason))
+
+    def record_call(self, sample: Sample, seconds: int, *, figures: bool) -> Figures | None:
+        """Count a call in the sliding window (one write); with `figures`, the window's figures after it."""
+        return self._either(
+            lambda b: b.window.record(sample, seconds, figures=figures),
+            lambda: self._local_window.record(sample, seconds, figures=figures),
+        )
+
+    def window_figures(self, now: float, seconds: int) -> Figures:
+        return self._either(lambda b: b.window.figures(now, seconds), lambda: self._local_window.figures(now, seconds))
+
+    def clear_window(self) -> None:
+        self._either(lambda b: b.window.clear(), lambda: None)
+        self._local_window.clear()
+
     def _take_local_trial(self) -> str:
         return _LOCAL_TRIAL if self._local_trial.acquire(blocking=False) else ""
 
@@ -326,14 +388,36 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         self._either(lambda b: b.clear(), lambda: None)
         self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._local_opened_at = None
+        self._local_trip_reason = ""
+        self._local_window.clear()
 
 
 class _LoggingListener(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         # Each process logs the change it notices, so one change may be logged once per process.
         logger.warning(
-            "LLM breaker %s -> %s (failures: %s)", old_state and old_state.name, new_state.name, cb.fail_counter
+            "%s breaker %s -> %s (failures: %s)",
+            cb.name,
+            old_state and old_state.name,
+            new_state.name,
+            cb.fail_counter,
         )
+
+
+class _CircuitBreaker(pybreaker.CircuitBreaker):
+    """pybreaker's breaker, keeping which condition opened it, and starting the window afresh on closing."""
+
+    def open(self, reason: str = "") -> bool:
+        # pybreaker itself opens it on the consecutive failures (closed) or on a failed trial (half-open).
+        if not reason:
+            reason = TRIAL_FAILED if self._state.name == pybreaker.STATE_HALF_OPEN else CONSECUTIVE_FAILURES
+        self._state_storage.trip_reason = reason  # type: ignore[attr-defined]  # our SharedStorage
+        return super().open()
+
+    def close(self) -> None:
+        # resilience4j's rule: a closed breaker judges only the calls made since it closed.
+        self._state_storage.clear_window()  # type: ignore[attr-defined]  # our SharedStorage
+        super().close()
 
 
 def _exclude(exc: BaseException) -> bool:
@@ -346,40 +430,81 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
-def configured_backend() -> Backend:
-    """The backend LLM_BREAKER_STORAGE names: Redis (the default with REDIS_URL) or the database."""
+def configured_backend(name: str = NAME) -> Backend:
+    """The backend LLM_BREAKER_STORAGE names for breaker `name`: Redis (the default with REDIS_URL) or the
+    database."""
     if settings.LLM_BREAKER_STORAGE == "redis":
-        return RedisBackend(redis_client(settings.REDIS_URL))
-    return DatabaseBackend()
+        return RedisBackend(redis_client(settings.REDIS_URL), namespace(name))
+    return DatabaseBackend(name)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a breaker trips (the LLM_BREAKER_* settings, read at each use) and how long its calls may take."""
+
+    fail_max: int
+    reset_seconds: float
+    window_seconds: int
+    min_calls: int
+    failure_rate: float  # percent; 0: off
+    slow_call_seconds: float
+    slow_call_rate: float  # percent; 0: off
+    call_seconds: float
+
+    def tripped(self, figures: Figures) -> str:
+        """The rate condition the window's figures meet (resilience4j's, with "over" the threshold), or ""."""
+        if figures.calls < self.min_calls:
+            return ""
+        if self.failure_rate and 100 * figures.failures / figures.calls > self.failure_rate:
+            return FAILURE_RATE
+        if self.slow_call_rate and 100 * figures.slow / figures.calls > self.slow_call_rate:
+            return SLOW_CALL_RATE
+        return ""
+
+
+def rules(name: str = NAME) -> Rules:
+    call_seconds = settings.LLM_TIMEOUT_SECONDS
+    if name == FALLBACK:
+        call_seconds = settings.LLM_FALLBACK_TIMEOUT_SECONDS or call_seconds
+    return Rules(
+        fail_max=settings.LLM_BREAKER_FAIL_MAX,
+        reset_seconds=settings.LLM_BREAKER_RESET_SECONDS,
+        window_seconds=settings.LLM_BREAKER_WINDOW_SECONDS,
+        min_calls=settings.LLM_BREAKER_MIN_CALLS,
+        failure_rate=settings.LLM_BREAKER_FAILURE_RATE,
+        slow_call_seconds=settings.LLM_BREAKER_SLOW_CALL_SECONDS,
+        slow_call_rate=settings.LLM_BREAKER_SLOW_CALL_RATE,
+        call_seconds=call_seconds,
+    )
 
 
 _process_lock = threading.Lock()
-_process: dict[str, Any] = {}
+_process: dict[str, Any] = {"storages": {}}
 _threads = threading.local()
 
 
-def storage() -> SharedStorage:
-    """This process's breaker storage, built on first use (never at import: Django and the worker must
-    start while Redis or the database is down)."""
+def storage(name: str = NAME) -> SharedStorage:
+    """This process's storage for breaker `name`, built on first use (never at import: Django and the worker
+    must start while Redis or the database is down)."""
     with _process_lock:
-        if _process.get("pid") != os.getpid() or _process.get("storage") is None:
-            _process.update(pid=os.getpid(), storage=SharedStorage(configured_backend()))
-        return _process["storage"]
+        if _process.get("pid") != os.getpid():
+            _process.update(pid=os.getpid(), storages={})
+        storages = _process["storages"]
+        if storages.get(name) is None:
+            storages[name] = SharedStorage(configured_backend(name))
+        return storages[name]
 
 
-def _breaker() -> pybreaker.CircuitBreaker:
-    store = storage()
-    breaker = getattr(_threads, "breaker", None)
+def _breaker(name: str) -> _CircuitBreaker:
+    store = storage(name)
+    breakers = getattr(_threads, "breakers", None)
+    if breakers is None:
+        breakers = _threads.breakers = {}
+    breaker = breakers.get(name)
     if breaker is None or breaker._state_storage is not store:
-        breaker = pybreaker.CircuitBreaker(
-            fail_max=settings.LLM_BREAKER_FAIL_MAX,
-            reset_timeout=settings.LLM_BREAKER_RESET_SECONDS,
-            exclude=[_exclude],
-            listeners=[_LoggingListener()],
-            state_storage=store,
-            name=NAME,
+        breaker = breakers[name] = _CircuitBreaker(
+            exclude=[_exclude], listeners=[_LoggingListener()], state_storage=store, name=name
         )
-        _threads.breaker = breaker
     breaker.fail_max = settings.LLM_BREAKER_FAIL_MAX
     breaker.reset_timeout = settings.LLM_BREAKER_RESET_SECONDS
     return breaker
@@ -394,30 +519,94 @@ def _trial_due(snapshot: Snapshot) -> bool:
     return opened is None or time.time() - opened >= settings.LLM_BREAKER_RESET_SECONDS
 
 
-def trial_due() -> bool:
+def trial_due(name: str = NAME) -> bool:
     """True when the next call through the breaker would be its trial call: open past the reset time
     (or half-open)."""
-    return _trial_due(storage().snapshot())
+    return _trial_due(storage(name).snapshot())
 
 
-def lets_calls_through() -> bool:
+def lets_calls_through(name: str = NAME) -> bool:
     """True when a call through the breaker would reach the LLM: closed, or its trial is due (one read)."""
-    snapshot = storage().snapshot()
+    snapshot = storage(name).snapshot()
     return snapshot.state == pybreaker.STATE_CLOSED or _trial_due(snapshot)
 
 
-def call(func: Callable[[], T]) -> T:
-    """Run `func` through the breaker. Raises CircuitBreakerError at once while it is open."""
-    breaker = _breaker()
-    if not trial_due():
-        return breaker.call(func)
-    store = storage()
-    if not store.take_trial(settings.LLM_TIMEOUT_SECONDS + 5):
-        raise pybreaker.CircuitBreakerError("LLM breaker is half-open and another trial call is in flight")
+def _trial(name: str, breaker: _CircuitBreaker, func: Callable[[], T]) -> T:
+    store = storage(name)
+    if not store.take_trial(rules(name).call_seconds + 5):
+        raise pybreaker.CircuitBreakerError(f"{name} breaker is half-open and another trial call is in flight")
     try:
         return breaker.call(func)
     finally:
         store.release_trial()
+
+
+def _count(name: str, breaker: _CircuitBreaker, seconds: float, error: BaseException | None) -> None:
+    """Count a call made while the breaker was closed in its window and, if it failed or was slow, trip the
+    breaker when a rate is over its threshold."""
+    if error is not None and _exclude(error):
+        return  # as for pybreaker: says nothing about the LLM's health (resilience4j's ignored exceptions)
+    limits = rules(name)
+    sample = Sample(at=clock(), failed=error is not None, slow=seconds > limits.slow_call_seconds)
+    store = storage(name)
+    figures = store.record_call(sample, limits.window_seconds, figures=sample.failed or sample.slow)
+    if isinstance(error, pybreaker.CircuitBreakerError) or figures is None or not (sample.failed or sample.slow):
+        return  # this call tripped it already (consecutive failures), or it cannot have raised a rate
+    reason = limits.tripped(figures)
+    if reason and store.state == pybreaker.STATE_CLOSED:  # not opened meanwhile by another caller
+        logger.warning(
+            "%s breaker: %s over its threshold (%s calls, %s failed, %s slow in %ss): opening",
+            name,
+            TRIP_REASONS[reason],
+            figures.calls,
+            figures.failures,
+            figures.slow,
+            limits.window_seconds,
+        )
+        breaker.open(reason)
+
+
+def _timed(name: str, breaker: _CircuitBreaker, func: Callable[[], T]) -> T:
+    """A call while closed: through pybreaker (the consecutive failures), timed around `func` alone and
+    counted in the window."""
+    elapsed = [0.0]
+
+    def timed() -> T:
+        started = time.monotonic()
+        try:
+            return func()
+        finally:
+            elapsed[0] = time.monotonic() - started
+
+    try:
+        result = breaker.call(timed)
+    except pybreaker.CircuitBreakerError as exc:
+        if exc.__context__ is not None:  # the call ran, failed and tripped the breaker
+            _count(name, breaker, elapsed[0], exc)
+        raise  # otherwise another process opened it meanwhile: nothing was called
+    except BaseException as exc:
+        _count(name, breaker, elapsed[0], exc)
+        raise
+    _count(name, breaker, elapsed[0], None)
+    return result
+
+
+def call(func: Callable[[], T], name: str = NAME) -> T:
+    """Run `func` through breaker `name`. Raises CircuitBreakerError at once while it is open (its message
+    says which condition opened it)."""
+    breaker = _breaker(name)
+    snapshot = storage(name).snapshot()
+    if _trial_due(snapshot):
+        return _trial(name, breaker, func)
+    if snapshot.state == pybreaker.STATE_CLOSED:
+        return _timed(name, breaker, func)
+    try:
+        return breaker.call(func)
+    except pybreaker.CircuitBreakerError as exc:
+        reason = TRIP_REASONS.get(snapshot.trip_reason)
+        if exc.__context__ is not None or not reason:
+            raise
+        raise pybreaker.CircuitBreakerError(f"{name} breaker open ({reason}): {exc}") from None
 
 
 def original_error(exc: pybreaker.CircuitBreakerError) -> LLMError | None:
@@ -426,32 +615,52 @@ def original_error(exc: pybreaker.CircuitBreakerError) -> LLMError | None:
     return context if isinstance(context, LLMError) else None
 
 
-def status() -> dict[str, Any]:
-    """State for the API, the dashboard and the metrics (one read): state, failures, opened at, next
-    trial at, storage."""
-    store = storage()
+def _window_status(store: SharedStorage, limits: Rules) -> dict[str, Any]:
+    figures = store.window_figures(clock(), limits.window_seconds)
+    return {
+        "seconds": limits.window_seconds,
+        "calls": figures.calls,
+        "failures": figures.failures,
+        "slow_calls": figures.slow,
+        "failure_rate": figures.rate(figures.failures),
+        "slow_call_rate": figures.rate(figures.slow),
+        "min_calls": limits.min_calls,
+        "failure_rate_threshold": limits.failure_rate,
+        "slow_call_rate_threshold": limits.slow_call_rate,
+        "slow_call_seconds": limits.slow_call_seconds,
+    }
+
+
+def status(name: str = NAME) -> dict[str, Any]:
+    """State for the API, the dashboard and the metrics (two reads: the state, the window): state, failures,
+    which condition opened it, opened at, next trial at, the window's figures and thresholds, storage."""
+    store = storage(name)
+    limits = rules(name)
     snapshot = store.snapshot()
-    reset_seconds = settings.LLM_BREAKER_RESET_SECONDS
     opened = None
     if snapshot.opened_at and snapshot.state != pybreaker.STATE_CLOSED:
         opened = datetime.fromtimestamp(snapshot.opened_at, tz=UTC)
     next_trial = None
     if opened and snapshot.state == pybreaker.STATE_OPEN:
-        next_trial = opened + timedelta(seconds=reset_seconds)
+        next_trial = opened + timedelta(seconds=limits.reset_seconds)
     return {
         "state": snapshot.state,
         "fail_counter": snapshot.fail_counter,
-        "fail_max": settings.LLM_BREAKER_FAIL_MAX,
-        "reset_timeout_seconds": reset_seconds,
+        "fail_max": limits.fail_max,
+        "reset_timeout_seconds": limits.reset_seconds,
+        "trip_reason": snapshot.trip_reason or None if snapshot.state != pybreaker.STATE_CLOSED else None,
         "opened_at": opened,
         "next_trial_at": next_trial,
+        "window": _window_status(store, limits),
         "storage": store.description,
     }
 
 
-def install_storage(store: SharedStorage | None) -> None:
-    """Use this storage in this process from now on (tests: memory before each test, a shared one where
-    processes share it); None: the configured one, built on next use."""
+def install_storage(store: SharedStorage | None, name: str = NAME) -> None:
+    """Use this storage for breaker `name` in this process from now on (tests: memory before each test, a
+    shared one where processes share it); None: the configured one, built on next use."""
     with _process_lock:
-        _process.update(pid=os.getpid(), storage=store)
-    _threads.breaker = None
+        if _process.get("pid") != os.getpid():
+            _process.update(pid=os.getpid(), storages={})
+        _process["storages"][name] = store
+    _threads.breakers = None

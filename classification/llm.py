@@ -86,11 +86,48 @@ class LLMResult:
     reasoning: str = ""
 
 
+PRIMARY = "llm"
+FALLBACK = "llm_fallback"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One model the chain may ask: the first (`PRIMARY`) or the second (`FALLBACK`, LLM_FALLBACK_*). `name`
+    is also the name of its breaker."""
+
+    name: str
+    model: str
+    base_url: str
+    api_key: str
+    timeout: float
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.model and (self.base_url or self.api_key))
+
+
+def primary() -> Endpoint:
+    return Endpoint(
+        PRIMARY, settings.LLM_MODEL, settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.LLM_TIMEOUT_SECONDS
+    )
+
+
+def fallback() -> Endpoint:
+    """The second model; what it leaves empty is the first's (read at each use, so it follows the first)."""
+    return Endpoint(
+        FALLBACK,
+        settings.LLM_FALLBACK_MODEL,
+        settings.LLM_FALLBACK_BASE_URL or settings.OPENAI_BASE_URL,
+        settings.LLM_FALLBACK_API_KEY or settings.OPENAI_API_KEY,
+        settings.LLM_FALLBACK_TIMEOUT_SECONDS or settings.LLM_TIMEOUT_SECONDS,
+    )
+
+
 def is_configured() -> bool:
     return bool(settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _client_for(pid: int, base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
     # One client per process (the pid is part of the key: a forked worker builds its own sockets).
     return openai.OpenAI(
@@ -101,10 +138,8 @@ def _client_for(pid: int, base_url: str, api_key: str, timeout: float) -> openai
     )
 
 
-def _client() -> openai.OpenAI:
-    return _client_for(
-        os.getpid(), settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, float(settings.LLM_TIMEOUT_SECONDS)
-    )
+def _client(endpoint: Endpoint) -> openai.OpenAI:
+    return _client_for(os.getpid(), endpoint.base_url, endpoint.api_key, float(endpoint.timeout))
 
 
 # Doubling a digit in the Luhn sum, then adding the two digits of the result.
@@ -230,9 +265,9 @@ def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "ticket_classification", "schema": schema, "strict": True}}
 
 
-def _as_llm_error(exc: openai.OpenAIError) -> LLMError:
+def _as_llm_error(exc: openai.OpenAIError, endpoint: Endpoint) -> LLMError:
     if isinstance(exc, openai.APITimeoutError):
-        return LLMError("timeout", f"LLM timed out after {settings.LLM_TIMEOUT_SECONDS}s")
+        return LLMError("timeout", f"LLM timed out after {endpoint.timeout}s")
     if isinstance(exc, openai.APIConnectionError):
         return LLMError("error", f"cannot reach the LLM: {exc}")
     if isinstance(exc, openai.RateLimitError):
@@ -275,17 +310,20 @@ def classify(
     *,
     options: Options | None = None,
     given: Given | None = None,
+    endpoint: Endpoint | None = None,
 ) -> LLMResult:
-    """One request, every field. Raises LLMError for any failure, including an answer off the schema."""
+    """One request to `endpoint` (the first model by default), every field. Raises LLMError for any
+    failure, including an answer off the schema."""
+    endpoint = endpoint or primary()
     schema = build_schema(categories, teams, given)
     messages = build_messages(subject, body, declared_priority, categories, schema, options, given)
     started = time.perf_counter()
     try:
-        completion = _client().chat.completions.create(  # type: ignore[call-overload]  # plain dicts, checked by the server
-            model=settings.LLM_MODEL, messages=messages, response_format=_response_format(schema), temperature=0
+        completion = _client(endpoint).chat.completions.create(  # type: ignore[call-overload]  # plain dicts, checked by the server
+            model=endpoint.model, messages=messages, response_format=_response_format(schema), temperature=0
         )
     except openai.OpenAIError as exc:
-        raise _as_llm_error(exc) from exc
+        raise _as_llm_error(exc, endpoint) from exc
     latency_ms = int((time.perf_counter() - started) * 1000)
     if not completion.choices:
         raise LLMError("invalid_output", "the LLM answer has no choices")
@@ -306,12 +344,12 @@ def classify(
         team=data["team"],
         entities={key: [str(v)[:200] for v in data["entities"][key][:10]] for key in ENTITY_KEYS},
         confidence=round(float(data["confidence"]), 3),
-        model_name=completion.model or settings.LLM_MODEL,
+        model_name=completion.model or endpoint.model,
         prompt_version=PROMPT_VERSION,
         latency_ms=latency_ms,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost_usd=_cost(settings.LLM_MODEL, prompt_tokens, completion_tokens),
+        cost_usd=_cost(endpoint.model, prompt_tokens, completion_tokens),
         explanation={"finish_reason": choice.finish_reason, "response_format": settings.LLM_RESPONSE_FORMAT},
         secondary_categories=_secondary(data["secondary_categories"], data["category"]),
         urgency_indicators=list(dict.fromkeys(str(v)[:200] for v in data["urgency_indicators"]))[:10],

@@ -24,6 +24,15 @@ class FallbackReason(models.TextChoices):
     OVER_BUDGET = "over_budget", "daily LLM budget spent"
 
 
+class TripReason(models.TextChoices):
+    """Which condition opened a breaker (classification.breaker)."""
+
+    CONSECUTIVE_FAILURES = "consecutive_failures", "consecutive failures"
+    FAILURE_RATE = "failure_rate", "failure rate"
+    SLOW_CALL_RATE = "slow_call_rate", "slow-call rate"
+    TRIAL_FAILED = "trial_failed", "trial call failed"
+
+
 def validate_keywords(value: Any) -> None:
     """Keywords are a list of {"term": str, "weight": number}; a term is a word, a phrase or `re:<regex>`."""
     if not isinstance(value, list):
@@ -161,6 +170,8 @@ class BreakerState(models.Model):
     fail_counter = models.PositiveIntegerField(default=0)
     success_counter = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(null=True, blank=True)
+    # Which condition opened it last (classification.breaker: consecutive_failures, failure_rate, …).
+    trip_reason = models.CharField(max_length=30, blank=True)
     # Who holds the half-open trial call, and until when (a holder that died loses it then).
     trial_token = models.CharField(max_length=100, blank=True)
     trial_expires = models.DateTimeField(null=True, blank=True)
@@ -218,3 +229,24 @@ class LearnedModel(models.Model):
     @property
     def name(self) -> str:
         return f"learned-v{self.pk}"
+
+
+class BreakerCalls(models.Model):
+    """A breaker's calls in one second, for its sliding window when its state lives in the database: one
+    row per breaker and second, counted up by one upsert per call (so concurrent processes never lose a
+    count) and deleted once the window has moved past it."""
+
+    breaker = models.CharField(max_length=50)
+    second = models.BigIntegerField()  # seconds since the epoch
+    calls = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    slow = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The per-call upsert (ON CONFLICT) and the window's sum over `second > now - window`.
+            models.UniqueConstraint(fields=["breaker", "second"], name="breaker_calls_second_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.breaker} at {self.second}: {self.calls} calls, {self.failures} failed, {self.slow} slow"

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -113,20 +113,23 @@ def _release(ticket_ids: Sequence[int], claimed_at: datetime) -> None:
 
 class _Chain:
     """What every ticket of one chunk shares, read once per chunk rather than once per ticket: the keyword
-    rules (their freshness check is a query), the taxonomy as the LLM sees it, and the daily budget."""
+    rules (their freshness check is a query), the taxonomy as the LLM sees it, the models the chain may ask
+    and their daily budgets."""
 
     def __init__(self) -> None:
         self._rules: keywords.RuleSet | None = None
         self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
-        self._over_budget: bool | None = None
+        self._over_budget: dict[str, bool] = {}
         self._learned: tuple[learned.ActiveModel | None] | None = None
+        self.primary, self.fallback = llm.primary(), llm.fallback()
 
     def calls_llm(self) -> bool:
-        """Whether the chain would call the LLM now: configured, the daily budget not spent, and the breaker
+        """Whether the chain would call a model now: one configured, its daily budget not spent, and its breaker
         letting calls through (closed, or its trial due). If so, everything the chain reads from the database
         is read here, so that it can run on the LLM threads without a connection; if not, the keyword
         classifier answers the whole chunk at once."""
-        if not (llm.is_configured() and not self.over_budget and breaker.lets_calls_through()):
+        usable = [model for model in (self.primary, self.fallback) if model.configured and not self.over_budget(model)]
+        if not any(breaker.lets_calls_through(model.name) for model in usable):
             return False
         self.rules, self.llm_choices, self.learned  # noqa: B018  # read now, on this thread's connection
         return True
@@ -143,11 +146,10 @@ class _Chain:
             self._choices = llm_choices()
         return self._choices
 
-    @property
-    def over_budget(self) -> bool:
-        if self._over_budget is None:
-            self._over_budget = _over_budget()
-        return self._over_budget
+    def over_budget(self, endpoint: llm.Endpoint) -> bool:
+        if endpoint.name not in self._over_budget:
+            self._over_budget[endpoint.name] = _over_budget(endpoint)
+        return self._over_budget[endpoint.name]
 
     @property
     def learned(self) -> learned.ActiveModel | None:
@@ -235,18 +237,24 @@ def _fallback_outcome(
     return outcome
 
 
-def llm_spent_today() -> dict[str, Any]:
-    """LLM tokens and estimated cost since midnight (the server's time zone): the budget's measure."""
+# Which source a model's answers are stored with, and its daily token budget's setting.
+_SOURCES = {llm.PRIMARY: Source.LLM, llm.FALLBACK: Source.LLM_FALLBACK}
+_BUDGETS = {llm.PRIMARY: "LLM_DAILY_TOKEN_BUDGET", llm.FALLBACK: "LLM_FALLBACK_DAILY_TOKEN_BUDGET"}
+
+
+def llm_spent_today(source: str = Source.LLM) -> dict[str, Any]:
+    """Tokens and estimated cost since midnight (the server's time zone) of one model's answers (`source`:
+    llm for the first, the fallback's source for the second): its budget's measure."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = Classification.objects.filter(source=Source.LLM, created__gte=today).aggregate(
+    spent = Classification.objects.filter(source=source, created__gte=today).aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd")
     )
     return {"tokens": spent["tokens"] or 0, "cost_usd": float(spent["cost"] or 0)}
 
 
-def _over_budget() -> bool:
-    budget = settings.LLM_DAILY_TOKEN_BUDGET
-    return budget > 0 and llm_spent_today()["tokens"] >= budget
+def _over_budget(endpoint: llm.Endpoint) -> bool:
+    budget = getattr(settings, _BUDGETS[endpoint.name])
+    return budget > 0 and llm_spent_today(_SOURCES[endpoint.name])["tokens"] >= budget
 
 
 def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:
@@ -266,7 +274,9 @@ def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:
     return categories, teams
 
 
-def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice], rule_set: keywords.RuleSet) -> Outcome:
+def _llm_outcome(
+    result: llm.LLMResult, categories: list[llm.CategoryChoice], rule_set: keywords.RuleSet, source: str
+) -> Outcome:
     # Routing stays the taxonomy's: the category's team, or escalation for critical tickets.
     team = settings.ESCALATION_TEAM
     if result.priority != Priority.CRITICAL:
@@ -275,7 +285,7 @@ def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice], ru
         rule_set, result.category, result.priority, result.secondary_categories, result.confidence
     )
     return Outcome(
-        source=Source.LLM,
+        source=source,
         category=result.category,
         priority=result.priority,
         sentiment=result.sentiment,
@@ -299,34 +309,68 @@ def _llm_outcome(result: llm.LLMResult, categories: list[llm.CategoryChoice], ru
     )
 
 
-def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) -> Outcome:
-    """The LLM behind the breaker when it is configured and allowed; on any failure the keyword
-    classifier answers at once and the outcome says why. `given`: what the caller already decided."""
-    if not llm.is_configured():
-        return _fallback_outcome(ticket, FallbackReason.NOT_CONFIGURED, "", chain, given)
-    if chain.over_budget:
-        return _fallback_outcome(ticket, FallbackReason.OVER_BUDGET, "daily LLM token budget spent", chain, given)
+@dataclass(frozen=True)
+class _Skipped:
+    """Why a model did not answer: a fallback reason and its detail."""
+
+    reason: str
+    detail: str = ""
+
+
+def _ask(ticket: Ticket, chain: _Chain, endpoint: llm.Endpoint, given: llm.Given | None) -> Outcome | _Skipped:
+    """One model's answer through its breaker, or why there is none."""
+    if chain.over_budget(endpoint):
+        return _Skipped(FallbackReason.OVER_BUDGET, f"daily token budget of {endpoint.model} spent")
     categories, teams = chain.llm_choices
     chosen = options.resolve(ticket.options)
     try:
         result = breaker.call(
             lambda: llm.classify(
-                ticket.subject, ticket.body, ticket.declared_priority, categories, teams, options=chosen, given=given
-            )
+                ticket.subject,
+                ticket.body,
+                ticket.declared_priority,
+                categories,
+                teams,
+                options=chosen,
+                given=given,
+                endpoint=endpoint,
+            ),
+            endpoint.name,
         )
     except pybreaker.CircuitBreakerError as exc:
         cause = breaker.original_error(exc)
         if cause is not None:  # this call failed and tripped the breaker: its own error is the reason
-            logger.warning("ticket %s: LLM failed (%s) and the breaker opened", ticket.pk, cause.reason)
-            return _fallback_outcome(ticket, cause.reason, str(cause), chain, given)
-        return _fallback_outcome(ticket, FallbackReason.BREAKER_OPEN, str(exc), chain, given)
+            logger.warning("ticket %s: %s failed (%s) and its breaker opened", ticket.pk, endpoint.model, cause.reason)
+            return _Skipped(cause.reason, str(cause))
+        return _Skipped(FallbackReason.BREAKER_OPEN, str(exc))
     except llm.LLMError as exc:
-        logger.warning("ticket %s: LLM failed (%s): %s", ticket.pk, exc.reason, exc)
-        return _fallback_outcome(ticket, exc.reason, str(exc), chain, given)
-    outcome = _llm_outcome(result, categories, chain.rules)
+        logger.warning("ticket %s: %s failed (%s): %s", ticket.pk, endpoint.model, exc.reason, exc)
+        return _Skipped(exc.reason, str(exc))
+    outcome = _llm_outcome(result, categories, chain.rules, _SOURCES[endpoint.name])
     if given is not None and given.entities:
         outcome.entities = keywords.merge_entities(given.entities, outcome.entities)
     return finish(outcome, ticket, chain.rules)
+
+
+def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) -> Outcome:
+    """The chain's order, in one place: the LLM, then the fallback model (LLM_FALLBACK_MODEL), each behind
+    its own breaker when configured and allowed, then the learned model where it is confident, then the
+    keyword rules, which always answer. Whoever answers after the LLM, the outcome says why the LLM did not
+    (and a later answer's detail also why the fallback model did not). `given`: what the caller decided."""
+    first = (
+        _ask(ticket, chain, chain.primary, given)
+        if chain.primary.configured
+        else _Skipped(FallbackReason.NOT_CONFIGURED)
+    )
+    if isinstance(first, Outcome):
+        return first
+    if chain.fallback.configured:
+        second = _ask(ticket, chain, chain.fallback, given)
+        if isinstance(second, Outcome):
+            return replace(second, fallback_reason=first.reason, fallback_detail=first.detail[:500])
+        why = f"fallback {chain.fallback.model}: {second.reason}: {second.detail}"
+        first = _Skipped(first.reason, f"{first.detail} | {why}" if first.detail else why)
+    return _fallback_outcome(ticket, first.reason, first.detail, chain, given)
 
 
 def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = None) -> Outcome:
@@ -619,7 +663,7 @@ def _correction(
         summary=ticket.summary,
         suggested_reply="",
     )
-    automatic = ticket.classification_source in (Source.LLM, Source.LEARNED, Source.KEYWORD)
+    automatic = ticket.classification_source in (Source.LLM, Source.LLM_FALLBACK, Source.LEARNED, Source.KEYWORD)
     return Classification(
         ticket=ticket,
         author=author,
@@ -725,7 +769,23 @@ def requeue_outage_tickets(limit: int) -> list[int]:
 
 
 def breaker_status() -> dict[str, Any]:
-    return {**breaker.status(), "llm_configured": llm.is_configured()}
+    """The LLM's breaker (the API's, the dashboard's and the metrics' top level) and, when a fallback model is
+    configured, its own under `fallback` (None otherwise)."""
+    second = llm.fallback()
+    fallback = {**breaker.status(second.name), "model": second.model} if second.configured else None
+    return {
+        **breaker.status(),
+        "llm_configured": llm.is_configured(),
+        "model": settings.LLM_MODEL,
+        "fallback": fallback,
+    }
+
+
+def longest_llm_wait() -> float:
+    """The longest one ticket may wait on the models: the LLM's timeout, plus the fallback model's."""
+    return sum(endpoint.timeout for endpoint in (llm.primary(), llm.fallback()) if endpoint.configured) or float(
+        settings.LLM_TIMEOUT_SECONDS
+    )
 
 
 def llm_configured() -> bool:

@@ -56,8 +56,8 @@ class ClassifyTask(DjangoTask):
 
 def _deadline() -> float:
     # The threads pool ignores Celery's time limits, so the task keeps its own: it starts no ticket later
-    # than the longest one may take (an LLM call) before the soft limit, and hands the rest back.
-    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT - settings.LLM_TIMEOUT_SECONDS - 5
+    # than the longest one may take (its LLM calls) before the soft limit, and hands the rest back.
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT - services.longest_llm_wait() - 5
     return time.monotonic() + max(budget, 1.0)
 
 

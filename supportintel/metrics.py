@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from classification import services as classification
-from classification.models import Classification
+from classification.models import Classification, TripReason
 from tickets import stats
 from tickets.models import Source, Status, Ticket
 from workers import heartbeat
@@ -129,20 +129,66 @@ class SupportIntelCollector(Collector):
         budget.add_metric([], settings.LLM_DAILY_TOKEN_BUDGET)
         yield budget
 
+        spent = classification.llm_spent_today(Source.LLM_FALLBACK)
+        tokens = GaugeMetricFamily(
+            "supportintel_llm_fallback_tokens_today", "Tokens the fallback model spent since midnight."
+        )
+        tokens.add_metric([], spent["tokens"])
+        yield tokens
+        cost = GaugeMetricFamily(
+            "supportintel_llm_fallback_cost_usd_today", "Estimated cost of the fallback model since midnight, USD."
+        )
+        cost.add_metric([], spent["cost_usd"])
+        yield cost
+        budget = GaugeMetricFamily(
+            "supportintel_llm_fallback_daily_token_budget",
+            "LLM_FALLBACK_DAILY_TOKEN_BUDGET: the fallback model's tokens a day (0: none).",
+        )
+        budget.add_metric([], settings.LLM_FALLBACK_DAILY_TOKEN_BUDGET)
+        yield budget
+
     def _breaker(self) -> Iterator[Metric]:
         status = classification.breaker_status()
+        # The LLM's breaker, and the fallback model's when one is configured: label breaker="llm" | "llm_fallback".
+        breakers = [("llm", status)] + ([("llm_fallback", status["fallback"])] if status["fallback"] else [])
         state = GaugeMetricFamily(
-            "supportintel_llm_breaker_state", "1 for the LLM circuit breaker's current state.", labels=["state"]
+            "supportintel_llm_breaker_state",
+            "1 for each LLM circuit breaker's current state.",
+            labels=["breaker", "state"],
         )
-        for name in BREAKER_STATES:
-            state.add_metric([name], 1 if status["state"] == name else 0)
-        yield state
-        failures = GaugeMetricFamily("supportintel_llm_breaker_failures", "Consecutive LLM failures counted.")
-        failures.add_metric([], status["fail_counter"])
-        yield failures
+        failures = GaugeMetricFamily(
+            "supportintel_llm_breaker_failures", "Consecutive LLM failures counted.", labels=["breaker"]
+        )
+        tripped = GaugeMetricFamily(
+            "supportintel_llm_breaker_tripped",
+            "1 for the condition that opened the breaker, while it is open or half-open.",
+            labels=["breaker", "reason"],
+        )
+        window = {
+            figure: GaugeMetricFamily(
+                f"supportintel_llm_breaker_window_{figure}",
+                f"{what} in the breaker's sliding window (LLM_BREAKER_WINDOW_SECONDS).",
+                labels=["breaker"],
+            )
+            for figure, what in (("calls", "Calls"), ("failures", "Failed calls"), ("slow_calls", "Slow calls"))
+        }
+        for name, current in breakers:
+            for value in BREAKER_STATES:
+                state.add_metric([name, value], 1 if current["state"] == value else 0)
+            failures.add_metric([name], current["fail_counter"])
+            for reason in TripReason.values:
+                tripped.add_metric([name, reason], 1 if current["trip_reason"] == reason else 0)
+            for figure, family in window.items():
+                family.add_metric([name], current["window"][figure])
+        yield from (state, failures, tripped, *window.values())
         configured = GaugeMetricFamily("supportintel_llm_configured", "1 when an LLM is configured.")
         configured.add_metric([], 1 if status["llm_configured"] else 0)
         yield configured
+        fallback = GaugeMetricFamily(
+            "supportintel_llm_fallback_configured", "1 when a fallback model (LLM_FALLBACK_MODEL) is configured."
+        )
+        fallback.add_metric([], 1 if status["fallback"] else 0)
+        yield fallback
 
 
 registry = CollectorRegistry(auto_describe=False)

@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "WorkStateEnum": "tickets.models.WorkState",
         "ReplyToneEnum": "classification.models.ReplyTone",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
+        "BreakerStateEnum": "classification.api.serializers.BREAKER_STATES",
+        "TripReasonEnum": "classification.models.TripReason",
     },
 }
 
@@ -470,6 +472,39 @@ if not 1 <= LLM_CONCURRENCY <= 1000:
     raise ImproperlyConfigured("LLM_CONCURRENCY must be between 1 and 1000")
 LLM_BREAKER_FAIL_MAX = env_int("LLM_BREAKER_FAIL_MAX", 5)
 LLM_BREAKER_RESET_SECONDS = env_float("LLM_BREAKER_RESET_SECONDS", 60.0)
+# The breaker also trips on rates over a sliding window of the last LLM_BREAKER_WINDOW_SECONDS (resilience4j's
+# time-based window): the share of calls that failed, or that took longer than LLM_BREAKER_SLOW_CALL_SECONDS
+# (even when they succeeded), over its threshold in percent (0: that condition is off), once the window
+# holds LLM_BREAKER_MIN_CALLS calls.
+LLM_BREAKER_WINDOW_SECONDS = env_int("LLM_BREAKER_WINDOW_SECONDS", 60)
+LLM_BREAKER_MIN_CALLS = env_int("LLM_BREAKER_MIN_CALLS", 20)
+LLM_BREAKER_FAILURE_RATE = env_float("LLM_BREAKER_FAILURE_RATE", 10.0)
+LLM_BREAKER_SLOW_CALL_SECONDS = env_float("LLM_BREAKER_SLOW_CALL_SECONDS", 5.0)
+LLM_BREAKER_SLOW_CALL_RATE = env_float("LLM_BREAKER_SLOW_CALL_RATE", 50.0)
+if not 1 <= LLM_BREAKER_WINDOW_SECONDS <= 3600:
+    raise ImproperlyConfigured("LLM_BREAKER_WINDOW_SECONDS must be between 1 and 3600")
+if LLM_BREAKER_MIN_CALLS < 1:
+    raise ImproperlyConfigured("LLM_BREAKER_MIN_CALLS must be at least 1")
+if not (0 <= LLM_BREAKER_FAILURE_RATE < 100 and 0 <= LLM_BREAKER_SLOW_CALL_RATE < 100):
+    raise ImproperlyConfigured("LLM_BREAKER_FAILURE_RATE and LLM_BREAKER_SLOW_CALL_RATE are percentages: 0 (off) to 99")
+if LLM_BREAKER_SLOW_CALL_SECONDS <= 0:
+    raise ImproperlyConfigured("LLM_BREAKER_SLOW_CALL_SECONDS must be above 0")
+# A second model tried before the keyword classifier when the first cannot answer (down, slow, its breaker
+# open, over budget, an answer off the schema), behind its own breaker (same thresholds, own state) and with
+# its own daily budget. Empty base URL, key or timeout (0): the first model's.
+LLM_FALLBACK_MODEL = env_str("LLM_FALLBACK_MODEL")
+LLM_FALLBACK_BASE_URL = env_str("LLM_FALLBACK_BASE_URL")
+LLM_FALLBACK_API_KEY = env_str("LLM_FALLBACK_API_KEY")
+LLM_FALLBACK_TIMEOUT_SECONDS = env_float("LLM_FALLBACK_TIMEOUT_SECONDS", 0.0)
+# A ticket may wait on both models in turn: both calls together must end before the soft time limit.
+if LLM_FALLBACK_MODEL and (
+    LLM_TIMEOUT_SECONDS + (LLM_FALLBACK_TIMEOUT_SECONDS or LLM_TIMEOUT_SECONDS) + 5 >= CELERY_TASK_SOFT_TIME_LIMIT
+):
+    raise ImproperlyConfigured(
+        "LLM_TIMEOUT_SECONDS and LLM_FALLBACK_TIMEOUT_SECONDS together must be at least 5 s below "
+        "CELERY_TASK_SOFT_TIME_LIMIT"
+    )
+LLM_FALLBACK_DAILY_TOKEN_BUDGET = env_int("LLM_FALLBACK_DAILY_TOKEN_BUDGET", 0)  # 0: no budget
 # Where every process shares the breaker's state: Redis when REDIS_URL is set, else the database.
 LLM_BREAKER_STORAGE = env_str("LLM_BREAKER_STORAGE") or ("redis" if REDIS_URL else "database")
 if LLM_BREAKER_STORAGE not in ("redis", "database"):

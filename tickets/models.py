@@ -43,8 +43,10 @@ class Sentiment(models.TextChoices):
 
 class Source(models.TextChoices):
     LLM = "llm", "LLM"
-    KEYWORD = "keyword", "Keyword rules"
+    # The second model (LLM_FALLBACK_MODEL), when the first could not answer. The column holds 10 characters.
+    LLM_FALLBACK = "llm_backup", "Fallback LLM"
     LEARNED = "learned", "Learned model"
+    KEYWORD = "keyword", "Keyword rules"
     HUMAN = "human", "Human"
 
 

@@ -35,7 +35,7 @@ EXACT_COUNT_BELOW = 100_000
 CAP = 10_000
 # Time to classify is measured over at most this many of the period's newest classified tickets.
 TIME_TO_CLASSIFY_SAMPLE = 20_000
-AUTOMATIC = [Source.LLM, Source.LEARNED, Source.KEYWORD]
+AUTOMATIC = [Source.LLM, Source.LLM_FALLBACK, Source.LEARNED, Source.KEYWORD]
 # The period's slow figures (time to classify, the charts) are shared by every open dashboard for this long:
 # the stats poll every 5 s and the charts every 30 s, and at a million tickets a 30-day chart costs a second.
 PERIOD_CACHE_SECONDS = 30
@@ -292,6 +292,7 @@ def period_summary(period: Period) -> dict[str, Any]:
         received=Count("created"),
         classified=Count("created", filter=classified),
         llm=Count("created", filter=classified & Q(classification_source=Source.LLM)),
+        llm_fallback=Count("created", filter=classified & Q(classification_source=Source.LLM_FALLBACK)),
         learned=Count("created", filter=classified & Q(classification_source=Source.LEARNED)),
         keyword=Count("created", filter=classified & Q(classification_source=Source.KEYWORD)),
         human=Count("created", filter=classified & Q(classification_source=Source.HUMAN)),
@@ -299,8 +300,10 @@ def period_summary(period: Period) -> dict[str, Any]:
         high_risk=Count("created", filter=classified & Q(risk__gte=HIGH_RISK)),
         resolved=Count("created", filter=Q(state="resolved")),
     )
-    automatic = figures["llm"] + figures["learned"] + figures["keyword"]
-    figures["llm_share"] = round(100 * figures["llm"] / automatic) if automatic else None
+    # The LLM's share counts the answers of either model (the fallback model's are also `llm_fallback`).
+    automatic = figures["llm"] + figures["llm_fallback"] + figures["learned"] + figures["keyword"]
+    answered = figures["llm"] + figures["llm_fallback"]
+    figures["llm_share"] = round(100 * answered / automatic) if automatic else None
     figures["learned_share"] = round(100 * figures["learned"] / automatic) if automatic else None
     figures["keyword_share"] = 100 - figures["llm_share"] - figures["learned_share"] if automatic else None
     figures["time_to_classify"] = _cached("time_to_classify", period, lambda: time_to_classify(period))

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from classification.models import Category, Classification, FallbackReason, ReplyTone
+from classification.models import Category, Classification, FallbackReason, ReplyTone, TripReason
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -68,12 +68,45 @@ class CategorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BreakerSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["closed", "open", "half-open"])
-    fail_counter = serializers.IntegerField()
+class BreakerWindowSerializer(serializers.Serializer):
+    """The breaker's sliding window: its calls of the last `seconds`, and the thresholds they are held to."""
+
+    seconds = serializers.IntegerField()
+    calls = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    slow_calls = serializers.IntegerField(help_text="Calls slower than slow_call_seconds, successful ones too.")
+    failure_rate = serializers.FloatField(allow_null=True, help_text="Percent of the calls; null without calls.")
+    slow_call_rate = serializers.FloatField(allow_null=True, help_text="Percent of the calls; null without calls.")
+    min_calls = serializers.IntegerField(help_text="No rate trips the breaker before the window holds this many.")
+    failure_rate_threshold = serializers.FloatField(help_text="Percent; a failure rate over it opens (0: off).")
+    slow_call_rate_threshold = serializers.FloatField(help_text="Percent; a slow-call rate over it opens (0: off).")
+    slow_call_seconds = serializers.FloatField()
+
+
+BREAKER_STATES = ["closed", "open", "half-open"]
+
+
+class _BreakerStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=BREAKER_STATES)
+    trip_reason = serializers.ChoiceField(
+        choices=TripReason.choices,
+        allow_null=True,
+        help_text="Which condition opened it (null while closed).",
+    )
+    fail_counter = serializers.IntegerField(help_text="Consecutive failures.")
     fail_max = serializers.IntegerField()
     reset_timeout_seconds = serializers.FloatField()
     opened_at = serializers.DateTimeField(allow_null=True)
     next_trial_at = serializers.DateTimeField(allow_null=True)
+    window = BreakerWindowSerializer()
     storage = serializers.CharField()
+    model = serializers.CharField()
+
+
+class FallbackBreakerSerializer(_BreakerStateSerializer):
+    """The fallback model's own breaker."""
+
+
+class BreakerSerializer(_BreakerStateSerializer):
     llm_configured = serializers.BooleanField()
+    fallback = FallbackBreakerSerializer(allow_null=True, help_text="The fallback model's breaker (null: none).")

@@ -99,15 +99,16 @@ def test_the_state_survives_a_missing_row_and_the_row_comes_back_on_the_first_wr
     assert BreakerState.objects.get(name="llm").fail_counter == 1
 
 
-def test_a_status_read_is_one_query_and_a_successful_call_writes_nothing(store, fake_llm):
+def test_a_status_read_is_two_queries_and_a_successful_call_writes_one_row_of_its_window(store, fake_llm):
     with CaptureQueriesContext(connection) as status_queries:
         assert breaker.status()["storage"] == "database"
-    assert len(status_queries) == 1
+    assert len(status_queries) == 2  # the state, the window's figures
     breaker.call(lambda: llm.classify("Refund", "charged twice", "", CATEGORIES, ["billing"]))  # first: builds
     with CaptureQueriesContext(connection) as call_queries:
         breaker.call(lambda: llm.classify("Refund", "charged twice", "", CATEGORIES, ["billing"]))
     sql = [q["sql"].split()[0].upper() for q in call_queries]
-    assert sql and set(sql) == {"SELECT"}
+    assert sql.count("INSERT") == 1 and set(sql) == {"SELECT", "INSERT"}  # the window's upsert, nothing else
+    assert breaker.status()["window"]["calls"] == 2
 
 
 def test_the_breaker_opens_and_the_other_thread_sees_it(store, fake_llm, settings):

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from classification import services
 from classification.models import Classification
+from classification.tests.factories import ClassificationFactory
 from supportintel.metrics import quantile
 from tickets.tests.factories import TicketFactory
 from workers import heartbeat
@@ -61,9 +62,16 @@ def test_metrics_count_tickets_classifications_fallbacks_and_workers(admin_clien
     assert m[("supportintel_classifications_total", (("source", "human"),))] == 0
     assert m[("supportintel_keyword_tickets", (("reason", "error"),))] == 2
     assert m[("supportintel_keyword_tickets", (("reason", "breaker_open"),))] == 1
-    assert m[("supportintel_llm_breaker_state", (("state", "open"),))] == 1
-    assert m[("supportintel_llm_breaker_state", (("state", "closed"),))] == 0
-    assert m[("supportintel_llm_breaker_failures", ())] == 2
+    assert m[("supportintel_llm_breaker_state", (("breaker", "llm"), ("state", "open")))] == 1
+    assert m[("supportintel_llm_breaker_state", (("breaker", "llm"), ("state", "closed")))] == 0
+    assert m[("supportintel_llm_breaker_failures", (("breaker", "llm"),))] == 2
+    assert m[("supportintel_llm_breaker_tripped", (("breaker", "llm"), ("reason", "consecutive_failures")))] == 1
+    assert m[("supportintel_llm_breaker_tripped", (("breaker", "llm"), ("reason", "failure_rate")))] == 0
+    assert m[("supportintel_llm_breaker_window_calls", (("breaker", "llm"),))] == 5
+    assert m[("supportintel_llm_breaker_window_failures", (("breaker", "llm"),))] == 2
+    assert m[("supportintel_llm_breaker_window_slow_calls", (("breaker", "llm"),))] == 0
+    assert m[("supportintel_llm_fallback_configured", ())] == 0
+    assert not any(labels and labels[0] == ("breaker", "llm_fallback") for _, labels in m)  # no fallback model
     assert m[("supportintel_llm_configured", ())] == 1
     assert m[("supportintel_workers", ())] == 1
     assert m[("supportintel_llm_recent_calls", ())] == 3
@@ -73,10 +81,30 @@ def test_metrics_count_tickets_classifications_fallbacks_and_workers(admin_clien
     assert m[("supportintel_llm_tokens_today", ())] == spent > 0
 
 
+def test_metrics_show_the_fallback_models_breaker_and_spend(admin_client, fake_llm, settings):
+    settings.LLM_FALLBACK_MODEL = "fake-fallback"  # on the same fake server
+    settings.LLM_BREAKER_FAIL_MAX = 1
+    fake_llm.state.configure({"mode": "error500"})
+    row = _classify("I was charged twice")  # both fail: each breaker opens
+    m = _scrape(admin_client)
+    assert row.source == "keyword"
+    for breaker in ("llm", "llm_fallback"):
+        assert m[("supportintel_llm_breaker_state", (("breaker", breaker), ("state", "open")))] == 1
+        assert m[("supportintel_llm_breaker_window_failures", (("breaker", breaker),))] == 1
+    assert m[("supportintel_llm_fallback_configured", ())] == 1
+    ClassificationFactory.create(source="llm_backup", prompt_tokens=100, completion_tokens=20)
+    settings.LLM_FALLBACK_DAILY_TOKEN_BUDGET = 500
+    m = _scrape(admin_client)
+    assert m[("supportintel_llm_fallback_tokens_today", ())] == 120
+    assert m[("supportintel_llm_tokens_today", ())] == 0  # the LLM's own spend stays apart
+    assert m[("supportintel_llm_fallback_daily_token_budget", ())] == 500
+    assert m[("supportintel_classifications_total", (("source", "llm_backup"),))] == 1
+
+
 def test_metrics_on_an_empty_database(admin_client):
     m = _scrape(admin_client)
     assert m[("supportintel_tickets_received_total", ())] == 0
-    assert m[("supportintel_llm_breaker_state", (("state", "closed"),))] == 1
+    assert m[("supportintel_llm_breaker_state", (("breaker", "llm"), ("state", "closed")))] == 1
     assert m[("supportintel_llm_configured", ())] == 0
     assert math.isnan(m[("supportintel_llm_latency_seconds", (("quantile", "0.5"),))])
 

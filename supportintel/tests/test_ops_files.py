@@ -51,6 +51,7 @@ def test_the_alerts_cover_what_an_operator_is_woken_for():
     }
     assert alerts == {
         "SupportIntelLLMBreakerOpen",
+        "SupportIntelLLMFallbackBreakerOpen",
         "SupportIntelQueueGrowing",
         "SupportIntelNoLiveWorker",
         "SupportIntelFailedTickets",

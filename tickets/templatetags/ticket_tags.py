@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from classification.keywords.info import INFO_LABELS
-from classification.models import FallbackReason
+from classification.models import FallbackReason, TripReason
 from tickets.models import ACTIVE_STATES, Ticket
 from tickets.views.common import LAST_LIST
 
@@ -127,6 +127,15 @@ def info_labels(kinds: list[str]) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return f"{round(value * 100)}%" if value is not None else ""
+
+
+@register.filter
+def trip_label(reason: str | None) -> str:
+    """Which condition opened a breaker, in words ('failure rate' for `failure_rate`)."""
+    try:
+        return str(TripReason(reason or "").label)
+    except ValueError:
+        return (reason or "reason not recorded").replace("_", " ")
 
 
 @register.simple_tag(takes_context=True)
