@@ -201,12 +201,15 @@ def finish(outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet) -> Outc
     if not chosen.reply:
         outcome.suggested_reply, outcome.reply_tone = "", ""
         return outcome
-    unasked = [kind for kind in outcome.missing_info if not info.mentions(outcome.suggested_reply, kind)]
-    ask = info.ask_for(unasked, tone)
-    if outcome.source == Source.KEYWORD:
+    if outcome.source == Source.KEYWORD:  # a template: it never asks, whatever its placeholders say
+        ask = info.ask_for(outcome.missing_info, tone)
         outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, tone, ask)
-    elif ask:  # the LLM wrote its reply in the tone it was asked for; only the missing request is added
-        outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, "friendly", ask)
+    else:  # a model wrote it in the tone it was asked for: only what it did not ask for is added
+        unasked = [kind for kind in outcome.missing_info if not info.mentions(outcome.suggested_reply, kind)]
+        if unasked:
+            outcome.suggested_reply = keywords.with_tone(
+                outcome.suggested_reply, "friendly", info.ask_for(unasked, tone)
+            )
     outcome.reply_tone = tone
     return outcome
 

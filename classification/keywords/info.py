@@ -4,6 +4,7 @@ give, and the sentence that asks for it. Pure Python: the kinds are the entities
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 # A kind of required information: the entity list that holds it, and how a reply asks for it.
@@ -48,8 +49,18 @@ def ask_for(missing: Sequence[str], tone: str = DEFAULT_TONE) -> str:
     return f"So we can sort this out quickly, could you send us {_join(phrases)}?"
 
 
+# How a reply names each kind when it asks for it (whole words, any case).
+_NAMED = {
+    "order_id": re.compile(r"\border\s+(?:id|number|no|reference)\b", re.IGNORECASE),
+    "error_code": re.compile(r"\berror\s+(?:code|message)s?\b", re.IGNORECASE),
+    "email": re.compile(r"\be-?mail(?:\s+address)?\b", re.IGNORECASE),
+    "phone": re.compile(r"\bphone(?:\s+number)?\b", re.IGNORECASE),
+    "amount": re.compile(r"\bamount\b", re.IGNORECASE),
+    "url": re.compile(r"\b(?:url|link)\b", re.IGNORECASE),
+}
+
+
 def mentions(reply: str, kind: str) -> bool:
-    """Whether a reply already asks for `kind` (its label's words appear in it), e.g. an LLM's reply."""
-    words = INFO_LABELS[kind].split()
-    lowered = reply.lower()
-    return all(word in lowered for word in words) or (kind == "order_id" and "order number" in lowered)
+    """Whether a reply (an LLM's) already names `kind`, as one that asks for it would."""
+    pattern = _NAMED.get(kind)
+    return bool(pattern and pattern.search(reply))

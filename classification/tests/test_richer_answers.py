@@ -162,3 +162,11 @@ def test_missing_info_and_the_ask():
         "So we can sort this out quickly, could you send us your order number and a link to the page where this happens?"
     )
     assert info.ask_for([]) == ""
+
+
+def test_a_reply_that_names_the_missing_information_is_not_asked_twice():
+    assert info.mentions("Could you send us your order number?", "order_id")
+    assert info.mentions("Please reply with the exact error code.", "error_code")
+    # Words that merely contain the label's letters do not count ("David", "including").
+    assert not info.mentions("Hi David, we are including your order in the refund.", "order_id")
+    assert not info.mentions("Thanks, we will look into it.", "email")

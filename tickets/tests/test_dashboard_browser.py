@@ -154,6 +154,8 @@ def test_new_tickets_announce_themselves_without_moving_the_list(open_page, agen
     bar.click()
     page.wait_for_function("document.querySelector('#ticket-rows').innerText.includes('Brand new arrival')")
     assert page.evaluate("window.__noReload") is True
+    # htmx scrolls the list's top into view once the swap has settled (show:top), a moment after the swap.
+    page.wait_for_function("document.querySelector('#ticket-rows tr').getBoundingClientRect().top >= 0")
     newest = page.locator("#ticket-rows tr").first.bounding_box()  # the list's top is in view, the new ones first
     assert newest is not None and 0 <= newest["y"] < SIZES[size]["height"]
 

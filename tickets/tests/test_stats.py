@@ -74,7 +74,7 @@ def test_charts_split_by_team_source_and_channel():
     TicketFactory.create(channel="web", created=now)  # not classified yet: a channel, but no team or source
     charts = stats.charts(_week(), CATEGORIES)
     assert _bars(charts["teams"]) == {"billing": 2, "escalation": 1}
-    assert _bars(charts["sources"]) == {"LLM": 2, "Learned model": 0, "Keyword rules": 0, "Human": 1}
+    assert _bars(charts["sources"]) == {"LLM": 2, "Fallback LLM": 0, "Learned model": 0, "Keyword rules": 0, "Human": 1}
     assert _bars(charts["channels"]) == {"Email": 2, "Chat": 1, "Phone": 0, "Web": 1, "API": 0}
     assert (charts["sources"][0].key, charts["sources"][0].css) == ("llm", "src-llm")
 

@@ -32,7 +32,13 @@ def test_stats_give_every_split_the_averages_and_volume_per_hour_and_day(api_cli
     TicketFactory.create(classified=True, team="escalation", channel="chat", risk=0.4, confidence=0.9)
     charts = api_client.get("/api/v1/stats/?range=today").json()["charts"]
     assert {bar["key"]: bar["value"] for bar in charts["teams"]} == {"billing": 1, "escalation": 1}
-    assert {bar["key"]: bar["value"] for bar in charts["sources"]} == {"llm": 1, "learned": 0, "keyword": 1, "human": 0}
+    assert {bar["key"]: bar["value"] for bar in charts["sources"]} == {
+        "llm": 1,
+        "llm_backup": 0,
+        "learned": 0,
+        "keyword": 1,
+        "human": 0,
+    }
     assert next(bar["value"] for bar in charts["channels"] if bar["key"] == "chat") == 2
     assert (charts["averages"]["risk"], charts["averages"]["confidence"]) == (0.6, 0.7)
     assert len(charts["volume_per_hour"]) == 24 and sum(slot["value"] for slot in charts["volume_per_hour"]) == 2
