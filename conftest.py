@@ -174,6 +174,7 @@ def _install_default_taxonomy() -> None:
     # What later data migrations add to it (required information and tones).
     importlib.import_module("classification.migrations.0007_richer_answers").set_defaults(apps, None)
     importlib.import_module("classification.migrations.0009_issue_tracker_and_howto_terms").add_terms(apps, None)
+    importlib.import_module("classification.migrations.0012_money_and_card_terms").add_terms(apps, None)
 
 
 @pytest.fixture
