@@ -55,7 +55,7 @@ def for_tickets(tickets: QuerySet[Ticket]) -> dict[str, Any]:
     )
     figures.update(high_risk=risk["high"], risk_sum=float(risk["total"] or 0.0), risk_n=risk["n"])
     riskiest = tickets.filter(risk__isnull=False).order_by("-risk", "id").values_list("pk", "risk")[:TOP_RISK]
-    figures["top_risk"] = [[pk, round(value, 3)] for pk, value in riskiest]
+    figures["top_risk"] = [[pk, round(value or 0.0, 3)] for pk, value in riskiest]
     llm = Classification.objects.filter(source=Source.LLM, ticket__in=tickets.order_by().values("pk")).aggregate(
         calls=Count("pk"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"), cost=Sum("cost_usd")
     )

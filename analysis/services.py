@@ -16,6 +16,7 @@ lost message or a dead worker left: planned chunks never mapped, and a reduce ne
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -69,7 +70,8 @@ def _filtered(tickets: QuerySet[Ticket], filters: Mapping[str, str]) -> QuerySet
         if filters.get(name):
             tickets = tickets.filter(**{name: filters[name]})
     if filters.get("incident"):
-        tickets = tickets.filter(incident_links__incident_id=filters["incident"])  # see _incidents_installed
+        # See _incidents_installed: the lookup exists once the incidents app links tickets to incidents.
+        tickets = tickets.filter(**{"incident_links__incident_id": filters["incident"]})
     return tickets
 
 
@@ -87,8 +89,10 @@ def start_run(
     *,
     trigger: str = Trigger.DASHBOARD,
     user: User | None = None,
+    publish: bool = True,
 ) -> AnalysisRun:
-    """A new pending run; its plan is published once the row is committed."""
+    """A new pending run; its plan is published once the row is committed (unless `publish` is False: the
+    caller runs it, see run_inline)."""
     if last_day < first_day:
         raise InvalidRun("the last day is before the first")
     if (last_day - first_day).days + 1 > settings.ANALYSIS_MAX_DAYS:
@@ -100,7 +104,8 @@ def start_run(
         trigger=trigger,
         started_by=user if user is not None and user.is_authenticated else None,
     )
-    transaction.on_commit(lambda: _publish("plan", run.pk), robust=True)
+    if publish:
+        transaction.on_commit(lambda: _publish("plan", run.pk), robust=True)
     logger.info("analysis %s: started for %s..%s (%s)", run.pk, first_day, last_day, trigger)
     return run
 
@@ -111,7 +116,13 @@ def last_week() -> tuple[date, date]:
     return today - timedelta(days=7), today - timedelta(days=1)
 
 
+# True while run_inline drives the steps itself.
+_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("analysis_inline", default=False)
+
+
 def _publish(step: str, run_id: int, index: int | None = None) -> None:
+    if _inline.get():
+        return
     from analysis import tasks  # services → tasks only to enqueue (the tasks import this module)
 
     tasks.publish(step, run_id, index)
@@ -120,7 +131,7 @@ def _publish(step: str, run_id: int, index: int | None = None) -> None:
 def _boundaries(tickets: QuerySet[Ticket], size: int) -> list[tuple[int, int, int]]:
     """(first id, last id, count) of each chunk: the tickets by id, `size` at a time, read by keyset (the
     next chunk starts after the last id), so planning holds one chunk's ids at most."""
-    chunks = []
+    chunks: list[tuple[int, int, int]] = []
     after = 0
     ordered = tickets.order_by("pk").values_list("pk", flat=True)
     while True:
@@ -231,7 +242,7 @@ def _documents(run: AnalysisRun) -> list[themes.Document]:
     limit = settings.ANALYSIS_THEME_SAMPLE
     current = _sample_ids(tickets_of(run), limit)
     previous = _sample_ids(tickets_of(run, run.previous_period), limit // 2)
-    documents = []
+    documents: list[themes.Document] = []
     for ids, is_current in ((current, True), (previous, False)):
         for start in range(0, len(ids), TEXT_BATCH):
             rows = Ticket.objects.filter(pk__in=ids[start : start + TEXT_BATCH]).values_list(
@@ -270,3 +281,16 @@ def sweep() -> dict[str, int]:
             _publish("reduce", run.pk)  # a duplicate finds the reduce claimed and does nothing
             counts["reduces"] += 1
     return counts
+
+
+def run_inline(run_id: int) -> None:
+    """Every step of a run in this process, in order (the command's --inline): the same functions the
+    workers call, with nothing published."""
+    token = _inline.set(True)
+    try:
+        plan_run(run_id)
+        for index in range(AnalysisRun.objects.get(pk=run_id).chunks_total):
+            map_chunk(run_id, index)
+        reduce_run(run_id)
+    finally:
+        _inline.reset(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -51,7 +52,7 @@ def weekly_run_task() -> None:
     services.start_run(first, last, trigger=Trigger.SCHEDULE)
 
 
-_STEPS = {"plan": plan_run_task, "map": map_chunk_task, "reduce": reduce_run_task}
+_STEPS: dict[str, Any] = {"plan": plan_run_task, "map": map_chunk_task, "reduce": reduce_run_task}
 
 
 def publish(step: str, run_id: int, index: int | None = None) -> None:

@@ -148,7 +148,8 @@ def find(documents: list[Document], scale: int | None = None) -> Found:
     labels, confidence, labeler, words = cluster([d.text for d in documents])
     overall = np.asarray(words.mean(axis=0)).ravel() if words is not None else None
     terms = labeler.get_feature_names_out() if labeler is not None else np.array([])
-    themes, faded = [], []
+    themes: list[dict[str, Any]] = []
+    faded: list[dict[str, Any]] = []
     for label in sorted(set(labels.tolist()) - {-1}):
         members = np.where(labels == label)[0]
         now = members[current[members]]
