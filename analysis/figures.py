@@ -12,8 +12,9 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from classification.models import Classification
+from classification.taxonomy import category_choices, team_choices
 from tickets import stats
-from tickets.models import Source, Ticket
+from tickets.models import Channel, Priority, Sentiment, Source, Ticket
 
 # The dimensions a run counts tickets by: (name in the figures, Ticket field).
 DIMENSIONS = (
@@ -90,12 +91,31 @@ def combine(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+def _names() -> dict[str, dict[str, str]]:
+    """What each value is called on screen (a category's name, not its slug)."""
+    return {
+        "category": dict(category_choices()),
+        "team": dict(team_choices()),
+        "priority": dict(Priority.choices),
+        "sentiment": dict(Sentiment.choices),
+        "channel": dict(Channel.choices),
+        "source": dict(Source.choices),
+    }
+
+
 def shares(figures: dict[str, Any]) -> dict[str, Any]:
-    """What people read from the combined figures: sorted counts with shares, average risk, the LLM's share."""
+    """What people read from the combined figures: sorted counts with shares and names, average risk, the
+    LLM's share."""
     count = figures["count"]
+    names = _names()
     by = {
         name: [
-            {"key": key, "count": n, "share": round(100 * n / count, 1) if count else 0.0}
+            {
+                "key": key,
+                "label": names.get(name, {}).get(key, key) if key else "(none)",
+                "count": n,
+                "share": round(100 * n / count, 1) if count else 0.0,
+            }
             for key, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         ]
         for name, counts in figures["by"].items()

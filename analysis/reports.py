@@ -186,7 +186,7 @@ def markdown(run: AnalysisRun) -> str:
     for name, title in NAMES.items():
         rows = figures["by"].get(name, [])
         lines += ["", f"### {title}", "", "| value | tickets | share |", "| --- | --- | --- |"]
-        lines += [f"| {row['key'] or '(none)'} | {row['count']} | {row['share']}% |" for row in rows]
+        lines += [f"| {row['label']} | {row['count']} | {row['share']}% |" for row in rows]
     lines += ["", "## Highest risk", "", *[f"- #{t['id']} risk {t['risk']}" for t in results["risky"]], ""]
     llm_figures = figures["llm"]
     lines += [
