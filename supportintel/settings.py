@@ -318,6 +318,9 @@ SPECTACULAR_SETTINGS = {
         "WorkStateEnum": "tickets.models.WorkState",
         "ReplyToneEnum": "classification.models.ReplyTone",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
+        "StatusEnum": "tickets.models.Status",
+        "AnalysisRunStatusEnum": "analysis.models.RunStatus",
+        "AnalysisRunTriggerEnum": "analysis.models.Trigger",
     },
 }
 
