@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-learned bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -102,6 +102,18 @@ bench-scale: export SECURE_SSL_REDIRECT ?= 0
 bench-scale: export STATIC_MANIFEST ?= 0
 bench-scale: $(VENV)/.dev-installed
 	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.scale
+
+# Analysis runs: themes on BANKING77 (purity, coverage) and runs of 10,000 and 100,000 tickets on a real
+# worker, on a SQLite file of its own. Figures in bench/results/analysis.json (docs/ANALYSIS.md).
+bench-analysis: export ENV_FILE =
+bench-analysis: export SECRET_KEY ?= insecure-bench-only-key
+bench-analysis: export DATA_DIR ?= $(CURDIR)/.data/bench-analysis
+bench-analysis: export SQLITE_PATH = $(CURDIR)/.data/bench-analysis/analysis.sqlite3
+bench-analysis: export SECURE_SSL_REDIRECT ?= 0
+bench-analysis: export STATIC_MANIFEST ?= 0
+bench-analysis: $(VENV)/.dev-installed
+	mkdir -p $(DATA_DIR)
+	env -u REDIS_URL -u DATABASE_URL $(PY) -m bench.analysis
 
 # Faults injected into the production stack (gunicorn, prefork worker, beat) on private PostgreSQL and Redis
 # servers: frozen and killed Redis, a database outage, killed workers. Figures in bench/results/faults.json.

@@ -5,7 +5,10 @@ classifications derived from the request: it reads the JSON schema it was sent (
 or from the prompt in JSON mode) and the ticket between <ticket> tags. Faults on request:
 
 - modes: ok, error500, rate_limit, timeout (holds the request), malformed (not JSON), off_schema
-  (a category outside the enum, risk 7), obey (a gullible model that follows instructions inside the ticket);
+  (a category outside the enum, risk 7), obey (a gullible model that follows instructions inside the ticket),
+  invent_ids (an analysis summary whose claims cite theme and ticket ids that do not exist);
+- analysis summaries (a request carrying <facts>): one claim per theme and one on the riskiest tickets,
+  citing the ids given, deterministic;
 - `latency_ms` before every answer, `fail_rate` (share of requests answered 500, seeded random).
 
 Switch them while it runs: POST /_admin/config {"mode": "error500", "latency_ms": 0, "fail_rate": 0},
@@ -28,7 +31,10 @@ from classification.keywords import extract_entities
 
 logger = logging.getLogger(__name__)
 
-MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey")
+MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey", "invent_ids")
+# What invent_ids cites: ids no run has.
+INVENTED_THEME_ID = 9999
+INVENTED_TICKET_ID = 987_654_321
 MODEL = "fake-classifier"
 # In timeout mode a request is held this long (the client gives up long before).
 TIMEOUT_HOLD_SECONDS = 30.0
@@ -152,6 +158,35 @@ def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
     return answer
 
 
+def _facts_from(request: dict[str, Any]) -> dict[str, Any] | None:
+    for message in request.get("messages", []):
+        content = message.get("content", "")
+        if message.get("role") == "user" and "<facts>" in content:
+            return json.loads(content.split("<facts>", 1)[1].rsplit("</facts>", 1)[0])
+    return None
+
+
+def summary_for(facts: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A deterministic summary of an analysis run's facts: a claim per theme (its id and representatives),
+    one on the riskiest tickets; in invent_ids mode every claim cites ids that do not exist."""
+    claims = [
+        {
+            "text": f"Theme {theme['id']} ({theme['label']}) holds {theme['share']}% of tickets, {theme['trend']}.",
+            "theme_ids": [theme["id"]],
+            "ticket_ids": theme.get("representatives", [])[:2],
+        }
+        for theme in facts.get("themes", [])[:5]
+    ]
+    risky = [ticket["id"] for ticket in facts.get("risky_tickets", [])[:3]]
+    if risky:
+        claims.append({"text": "The riskiest tickets need a look first.", "theme_ids": [], "ticket_ids": risky})
+    if mode == "invent_ids":
+        claims = [
+            {**claim, "theme_ids": [INVENTED_THEME_ID], "ticket_ids": [INVENTED_TICKET_ID]} for claim in claims
+        ] or [{"text": "Something happened.", "theme_ids": [INVENTED_THEME_ID], "ticket_ids": []}]
+    return {"headline": f"{facts.get('tickets', 0)} tickets in {facts.get('period', 'the period')}.", "claims": claims}
+
+
 def _system_prompt(request: dict[str, Any]) -> str:
     return next((m.get("content", "") for m in request.get("messages", []) if m.get("role") == "system"), "")
 
@@ -247,7 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, {"error": {"message": "fake rate limit", "type": "rate_limit"}}, {"retry-after": "1"})
             return
         try:
-            answer = classification_for(request, mode)
+            facts = _facts_from(request)
+            answer = summary_for(facts, mode) if facts is not None else classification_for(request, mode)
         except (ValueError, KeyError, json.JSONDecodeError) as exc:
             self._send(400, {"error": {"message": f"bad request: {exc}", "type": "invalid_request_error"}})
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from analysis.api.views import AnalysisRunViewSet
 from audit.api.views import AuditEntryViewSet
 from classification.api.views import BreakerViewSet, CategoryViewSet
 from classification.api.workflow import WorkflowViewSet
@@ -28,3 +29,4 @@ router.register("breaker", BreakerViewSet, basename="breaker")
 router.register("stats", StatsViewSet, basename="stats")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("workflow", WorkflowViewSet, basename="workflow")
+router.register("analyses", AnalysisRunViewSet, basename="analysis")

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from redis.backoff import NoBackoff
@@ -119,6 +120,7 @@ INSTALLED_APPS = [
     "classification",
     "workers",
     "audit",
+    "analysis",
 ]
 
 MIDDLEWARE = [
@@ -322,6 +324,9 @@ SPECTACULAR_SETTINGS = {
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
         "BreakerStateEnum": "classification.api.serializers.BREAKER_STATES",
         "TripReasonEnum": "classification.models.TripReason",
+        "StatusEnum": "tickets.models.Status",
+        "AnalysisRunStatusEnum": "analysis.models.RunStatus",
+        "AnalysisRunTriggerEnum": "analysis.models.Trigger",
     },
 }
 
@@ -394,8 +399,34 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.retrain_learned",
         "schedule": env_int("LEARNED_RETRAIN_CHECK_SECONDS", 300),
     },
+    "sweep-analysis-runs": {
+        "task": "analysis.sweep_runs",
+        "schedule": env_int("ANALYSIS_SWEEP_SECONDS", 60),
+    },
 }
+# The weekly analysis run (the seven days before it): on ANALYSIS_WEEKLY_DAY (0 = Sunday … 6 = Saturday,
+# cron's numbering) at ANALYSIS_WEEKLY_HOUR, server time. ANALYSIS_WEEKLY=0 switches it off.
+if env_bool("ANALYSIS_WEEKLY", True):
+    CELERY_BEAT_SCHEDULE["weekly-analysis"] = {
+        "task": "analysis.weekly_run",
+        "schedule": crontab(
+            minute=0, hour=env_int("ANALYSIS_WEEKLY_HOUR", 6), day_of_week=env_int("ANALYSIS_WEEKLY_DAY", 1)
+        ),
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# Analysis runs (analysis/): tickets per map chunk (memory per chunk task is bounded by it), the texts
+# the themes are found in (a run over more tickets clusters an even sample of this many, and half as many
+# from the previous period), the longest period, the reduce's time limit, and when the sweep publishes
+# again a chunk or a reduce whose message or worker was lost.
+ANALYSIS_CHUNK_SIZE = env_int("ANALYSIS_CHUNK_SIZE", 1000)
+ANALYSIS_THEME_SAMPLE = env_int("ANALYSIS_THEME_SAMPLE", 20_000)
+ANALYSIS_MAX_DAYS = env_int("ANALYSIS_MAX_DAYS", 366)
+ANALYSIS_REDUCE_SOFT_TIME_LIMIT = env_int("ANALYSIS_REDUCE_SOFT_TIME_LIMIT", 900)
+ANALYSIS_CHUNK_STALE_SECONDS = env_int("ANALYSIS_CHUNK_STALE_SECONDS", 300)
+ANALYSIS_REDUCE_STALE_SECONDS = env_int("ANALYSIS_REDUCE_STALE_SECONDS", 1200)
+if not 10 <= ANALYSIS_CHUNK_SIZE <= 50_000:
+    raise ImproperlyConfigured("ANALYSIS_CHUNK_SIZE must be between 10 and 50000")
 
 # Pipeline.
 # Tickets per classification message: a chunk is claimed in one UPDATE and written in one transaction.

@@ -5,12 +5,15 @@ every action on screen, no failed request (favicon included), and an accessibili
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
+from analysis import services as analysis_services
 from classification.services import classify_ticket
 from tickets.models import Ticket
 from tickets.tests.conftest import SIZES, axe_violations, needs_chromium, screenshot, sideways_overflow
@@ -29,7 +32,8 @@ def busy_desk(default_taxonomy: None) -> Any:
     return get_user_model().objects.get(username="demo")
 
 
-# (name, path, the actions that must be on screen). {ticket} is a classified ticket's id.
+# (name, path, the actions that must be on screen). {ticket} is a classified ticket's id, {run} a completed
+# analysis run's.
 PAGES = [
     ("overview", "/", ["a[aria-current=true]", ".custom-range summary"]),
     ("overview-today", "/?range=today", [".columns li"]),
@@ -40,6 +44,8 @@ PAGES = [
     ("review", "/review/", ["#review-rows tbody button:has-text('Confirm')", "text=Confirm selected"]),
     ("failed", "/failed/", ["tbody button:has-text('Retry')", "text=Retry all"]),
     ("me", "/me/", ["#id_team"]),
+    ("analysis", "/analysis/", ["text=Start analysis", "table.runs tbody a"]),
+    ("analysis-run", "/analysis/{run}/", ["text=Download Markdown", "#theme-1", ".claims a"]),
 ]
 
 
@@ -62,9 +68,12 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
     ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
+    run = analysis_services.start_run(*analysis_services.last_week(), publish=False)
+    Ticket.objects.update(created=timezone.now() - timedelta(days=2))  # the seed's tickets in last week
+    analysis_services.run_inline(run.pk)
     problems: list[str] = []
     for name, path, actions in PAGES:
-        page.goto(page.base + path.format(ticket=ticket.pk))
+        page.goto(page.base + path.format(ticket=ticket.pk, run=run.pk))
         page.wait_for_load_state("networkidle")
         overflow = sideways_overflow(page)
         if overflow:
