@@ -112,9 +112,11 @@ class KeywordResult:
     routing_alternatives: list[dict[str, Any]] = field(default_factory=list)
 
 
-# Another category counts as the ticket's too when it scores at least this share of the best one's score
-# (and at least SECONDARY_MIN_SCORE); at most SECONDARY_MAX of them.
+# Another category counts as the ticket's too when it scores at least this share of the best one's score, or
+# SECONDARY_STRONG_SCORE whatever the best one's (a login problem beside a long billing complaint), and at
+# least SECONDARY_MIN_SCORE; at most SECONDARY_MAX of them.
 SECONDARY_SHARE = 0.5
+SECONDARY_STRONG_SCORE = 4.0
 SECONDARY_MIN_SCORE = 1.0
 SECONDARY_MAX = 3
 
@@ -244,7 +246,7 @@ def _secondary(rules: RuleSet, tally: _Tally, index: int, confidence: float) -> 
     return [
         {"category": rules.slugs[i], "confidence": round(confidence * min(score / best, 1.0), 3)}
         for score, i in others[:SECONDARY_MAX]
-        if score >= SECONDARY_SHARE * best
+        if score >= min(SECONDARY_SHARE * best, SECONDARY_STRONG_SCORE)
     ]
 
 

@@ -36,7 +36,7 @@ def test_rules_keep_a_second_topic_with_its_team_and_say_why():
         {"team": teams["account"], "category": "account", "confidence": row.secondary_categories[0]["confidence"]}
     ]
     assert row.priority == "high" and "urgent" in row.urgency_indicators
-    assert row.reasoning.startswith("Filed as billing because it mentions 'charged twice', 'subscription', 'refund';")
+    assert row.reasoning.startswith("Filed as billing because it mentions 'charged twice'")
     assert "'urgent'" in row.reasoning and row.reasoning.endswith(".")
 
 
