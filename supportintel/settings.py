@@ -318,6 +318,8 @@ SPECTACULAR_SETTINGS = {
         "WorkStateEnum": "tickets.models.WorkState",
         "ReplyToneEnum": "classification.models.ReplyTone",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
+        "TicketStatusEnum": "tickets.models.Status",
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
     },
 }
 
