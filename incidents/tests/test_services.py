@@ -169,3 +169,18 @@ def test_similar_tickets_on_demand_include_later_tickets_that_found_it() -> None
 
     assert [f.ticket.pk for f in found] == [later.pk]
     assert found[0].same_customer
+
+
+def test_confirmed_duplicates_leave_the_overview_volume() -> None:
+    from tickets import stats
+
+    original, copy, _other = TicketFactory.create_batch(3, classified=True, category="billing")
+    before = stats.period_summary(stats.default_period())["received"]
+    services.confirm_duplicate(copy, original)
+
+    summary = stats.period_summary(stats.default_period())
+    charts = stats._charts(stats.default_period(), [("billing", "Billing")])
+
+    assert (summary["received"], summary["duplicates"]) == (before - 1, 1)
+    assert sum(bar.value for bar in charts["volume"]) == 2
+    assert [bar.value for bar in charts["categories"] if bar.label == "Billing"] == [2]
