@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from classification.models import Classification
 from incidents import similarity
+from incidents.context_processors import forget_open_incidents
 from incidents.models import Incident, IncidentStatus, IncidentTicket, SimilarTicket
 from search import backends as search
 from tickets.models import SLA, Priority, Source, Status, Ticket
@@ -172,6 +174,7 @@ def detect_incident(ticket: Ticket, found: Sequence[Found]) -> Incident | None:
             created=now,
         )
         logger.warning("incident %s opened: %d tickets from %d customers", incident.pk, len(burst), len(customers))
+        transaction.on_commit(forget_open_incidents)
         return join(incident, burst)
 
 
@@ -311,6 +314,7 @@ def set_incident_status(incident: Incident, status: str, actor: object | None) -
         status=status, closed_at=now if closing else None, closed_by=actor if closing else None, updated=now
     )
     incident.refresh_from_db()
+    forget_open_incidents()
     return incident
 
 
@@ -332,7 +336,7 @@ def similar_tickets(ticket: Ticket, limit: int = 10) -> list[Found]:
     return sorted(best.values(), key=lambda f: (-f.score, -f.ticket.pk))[:limit]
 
 
-def growth(incident: Incident, buckets: int = 6) -> list[dict[str, object]]:
+def growth(incident: Incident, buckets: int = 6) -> list[dict[str, Any]]:
     """Tickets per interval from the first seen to now (or the close): how fast the incident grows."""
     end = incident.closed_at or timezone.now()
     span = max((end - incident.first_seen) / buckets, timedelta(minutes=1))

@@ -155,6 +155,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "classification.context_processors.breaker",
                 "classification.context_processors.taxonomy",
+                "incidents.context_processors.open_incidents",
             ],
         },
     },
