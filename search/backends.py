@@ -139,7 +139,7 @@ def _postgresql(using: str, words: list[str], subject: str, limit: int, exclude:
         SELECT id FROM (SELECT id, score FROM full_text UNION ALL SELECT id, score FROM trigram) found
         GROUP BY id ORDER BY MAX(score) DESC, id DESC LIMIT %(limit)s
     """
-    params = {
+    params: dict[str, str | int] = {
         "query": pg_query(words),
         "subject": subject[:500],
         "exclude": exclude or 0,
