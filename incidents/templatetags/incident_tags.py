@@ -26,5 +26,6 @@ def similar_panel(context: template.Context, ticket: Ticket) -> dict[str, Any]:
         "duplicate_of": ticket.duplicate_of,
         "likely_duplicate_of": ticket.likely_duplicate_of,
         "perms": context.get("perms"),
+        "category_names": context.get("category_names"),
         "csrf_token": context.get("csrf_token"),
     }

@@ -12,6 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from classification.services import classify_ticket
+from incidents.models import Incident
+from incidents.services import process_classified
+from incidents.tests.factories import OutageTicketFactory
 from tickets.models import Ticket
 from tickets.tests.conftest import SIZES, axe_violations, needs_chromium, screenshot, sideways_overflow
 
@@ -26,6 +29,9 @@ def busy_desk(default_taxonomy: None) -> Any:
     for pk in ids[2:]:
         classify_ticket(pk)
     Ticket.objects.filter(pk__in=ids[:2]).fail("OperationalError: database is locked")
+    # An outage under way (five customers within minutes), and everyone's similar tickets and likely duplicates.
+    outage = [OutageTicketFactory.create(customer_email=f"customer{i}@example.com") for i in range(5)]
+    process_classified([*ids[2:], *(t.pk for t in outage)])
     return get_user_model().objects.get(username="demo")
 
 
@@ -40,6 +46,9 @@ PAGES = [
     ("review", "/review/", ["#review-rows tbody button:has-text('Confirm')", "text=Confirm selected"]),
     ("failed", "/failed/", ["tbody button:has-text('Retry')", "text=Retry all"]),
     ("me", "/me/", ["#id_team"]),
+    ("incidents", "/incidents/", ["#incident-banner a", "tbody a.title"]),
+    ("incident", "/incidents/{incident}/", ["text=Close incident", "table.similar a"]),
+    ("ticket-similar", "/tickets/{outage}/", ["table.similar button", "text=Similar tickets"]),
 ]
 
 
@@ -62,9 +71,11 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
     ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
+    incident = Incident.objects.get()
+    outage = incident.memberships.order_by("ticket_id")[0].ticket_id
     problems: list[str] = []
     for name, path, actions in PAGES:
-        page.goto(page.base + path.format(ticket=ticket.pk))
+        page.goto(page.base + path.format(ticket=ticket.pk, incident=incident.pk, outage=outage))
         page.wait_for_load_state("networkidle")
         overflow = sideways_overflow(page)
         if overflow:
