@@ -117,3 +117,12 @@ def test_confirming_a_duplicate_needs_the_change_permission(outsider: Any) -> No
 
     assert response.status_code == 403
     assert Ticket.objects.get(pk=again.pk).duplicate_of_id is None
+
+
+def test_admin_shows_incidents_and_takes_a_duplicate_link(admin_client: Client) -> None:
+    incident = _incident()
+    copy = TicketFactory.create()
+
+    assert incident.title in admin_client.get(f"/admin/incidents/incident/{incident.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/tickets/ticket/{copy.pk}/change/").content.decode()
+    assert 'name="duplicate_of"' in page
