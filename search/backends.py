@@ -15,9 +15,10 @@ MAX_TERMS = 30
 BODY_CHARS = 4000
 # PostgreSQL ranks only the newest this many full-text matches, and of subject trigram matches: a common word
 # (or subject) matches a large share of a million tickets, and ranking each would read its row (bench-scale at
-# 200,000 tickets: the trigram arm alone took 140 ms over 25,000 matches). Recent tickets are the ones worth finding.
-PG_RANKED_MATCHES = 500
-PG_TRIGRAM_MATCHES = 200
+# 200,000 tickets: the trigram arm alone took 140 ms over 25,000 matches; docs/SIMILARITY.md). Recent tickets
+# are the ones worth finding.
+PG_RANKED_MATCHES = 200
+PG_TRIGRAM_MATCHES = 100
 # Subjects match by trigrams at pg_trgm's `%` threshold (pg_trgm.similarity_threshold, 0.3 by default).
 
 # The indexed expression (migration search/0001): queries must repeat it exactly for the index to serve.
