@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -34,6 +37,16 @@ class IncidentStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    """An incident's own state machine (open <-> closed), apart from the ticket's."""
+
+    def move_to(self, status: str, *, by: Any, now: datetime) -> int:
+        closing = status == IncidentStatus.CLOSED
+        return self.update(
+            status=status, closed_at=now if closing else None, closed_by=by if closing else None, updated=now
+        )
+
+
 class Incident(models.Model):
     """Similar tickets from several customers in a short window: an outage or a shared problem."""
 
@@ -52,6 +65,8 @@ class Incident(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_seen", "-id"]

@@ -314,11 +314,7 @@ def clear_duplicate(ticket: Ticket) -> None:
 
 def set_incident_status(incident: Incident, status: str, actor: object | None) -> Incident:
     """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets."""
-    now = timezone.now()
-    closing = status == IncidentStatus.CLOSED
-    Incident.objects.filter(pk=incident.pk).update(
-        status=status, closed_at=now if closing else None, closed_by=actor if closing else None, updated=now
-    )
+    Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
     incident.refresh_from_db()
     forget_open_incidents()
     return incident
