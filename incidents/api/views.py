@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -85,6 +85,15 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_serializer_class(self) -> Any:
         return IncidentDetailSerializer if self.action != "list" else IncidentSerializer
+
+    @extend_schema(
+        responses={
+            200: IncidentSerializer(many=True),
+            404: OpenApiResponse(description="No such page (past the last one)."),
+        }
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     def _set_status(self, status: str) -> Response:
         incident = services.set_incident_status(self.get_object(), status, self.request.user)
