@@ -91,7 +91,8 @@ def _broker_not_known_failing() -> None:
 def _fresh_cache(settings: Any) -> None:
     """What the cache holds is per test: the API throttle counts requests per user id (and SQLite hands a
     rolled-back user's id to the next test's user, which would inherit its requests and get 429s), and the
-    overview keeps its period figures there (a test would see the figures of the test before it)."""
+    overview keeps its period figures there (a test would see the figures of the test before it), and the
+    incident banner its open incidents."""
     from django.core.cache import cache
 
     if not settings.REDIS_URL:
@@ -100,7 +101,7 @@ def _fresh_cache(settings: Any) -> None:
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
-    for pattern in ("supportintel:*throttle_*", "supportintel:*stats:*"):
+    for pattern in ("supportintel:*throttle_*", "supportintel:*stats:*", "supportintel:*incidents:*"):
         for key in client.scan_iter(match=pattern):
             client.delete(key)
 

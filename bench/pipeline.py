@@ -159,7 +159,8 @@ class Code:
         return self.servers.database_url(self.database)
 
     def env(self, **extra: str) -> dict[str, str]:
-        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
+        # SIMILARITY_ENABLED: a drain with similarity (issue 16) on or off, side by side.
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SIMILARITY_ENABLED")
         env = {k: v for k, v in os.environ.items() if k in keep}
         redis_url = f"redis://127.0.0.1:{self.servers.redis_port}/{self.redis_db}"
         env.update(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.db import DatabaseError
@@ -74,6 +74,26 @@ def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
     _database.ok()
     if result.released:
         publish_classification(result.released, force=force, timeout=WORKER_PUBLISH_TIMEOUT_SECONDS)
+    if settings.SIMILARITY_ENABLED and result.classified:
+        _after_classification([row.ticket_id for row in result.classified])
+
+
+# Similar tickets, duplicates and incidents: the incidents app's task, above this app, published by its name
+# so that classification imports nothing from it.
+AFTER_CLASSIFICATION_TASK = "incidents.process_classified"
+
+
+def _after_classification(ticket_ids: list[int]) -> None:
+    # Classification stands whatever happens here: a message the broker does not take loses only the
+    # similarity work for these tickets (shown on demand all the same), never their classification.
+    try:
+        publishing.call(
+            lambda: current_app.send_task(AFTER_CLASSIFICATION_TASK, args=(ticket_ids,)),
+            what=f"publishing similarity for {len(ticket_ids)} tickets",
+            timeout=WORKER_PUBLISH_TIMEOUT_SECONDS,
+        )
+    except publishing.BrokerUnavailable:
+        logger.warning("tickets %s: similarity not published (broker unavailable)", ticket_ids[:10])
 
 
 @shared_task(

@@ -8,6 +8,7 @@ from analysis.api.views import AnalysisRunViewSet
 from audit.api.views import AuditEntryViewSet
 from classification.api.views import BreakerViewSet, CategoryViewSet
 from classification.api.workflow import WorkflowViewSet
+from incidents.api.views import DuplicateViewSet, IncidentViewSet, SimilarTicketViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
 
@@ -30,3 +31,6 @@ router.register("stats", StatsViewSet, basename="stats")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("workflow", WorkflowViewSet, basename="workflow")
 router.register("analyses", AnalysisRunViewSet, basename="analysis")
+router.register(r"tickets/(?P<ticket_pk>[0-9]+)/similar", SimilarTicketViewSet, basename="ticket-similar")
+router.register(r"tickets/(?P<ticket_pk>[0-9]+)/duplicate", DuplicateViewSet, basename="ticket-duplicate")
+router.register("incidents", IncidentViewSet, basename="incident")

@@ -121,6 +121,8 @@ INSTALLED_APPS = [
     "workers",
     "audit",
     "analysis",
+    "search",
+    "incidents",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "classification.context_processors.breaker",
                 "classification.context_processors.taxonomy",
+                "incidents.context_processors.open_incidents",
             ],
         },
     },
@@ -327,6 +330,7 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "tickets.models.Status",
         "AnalysisRunStatusEnum": "analysis.models.RunStatus",
         "AnalysisRunTriggerEnum": "analysis.models.Trigger",
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
     },
 }
 
@@ -380,6 +384,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
+    "incidents.process_classified": {"queue": "classification"},
 }
 # Celery's Django fixup closes the database connection before and after every task unless this is set,
 # so each ticket paid for a new PostgreSQL connection (a server process forked, the session set up). The
@@ -478,6 +483,26 @@ LEARNED_TARGET_PRECISION = env_float("LEARNED_TARGET_PRECISION", 0.9)
 LEARNED_MIN_CONFIDENCE = env_float("LEARNED_MIN_CONFIDENCE", 0.5)
 # The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
+
+# Similar tickets, duplicates and incidents (issue 16): worked out by the worker after classification.
+SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
+# Similar tickets kept per ticket, and the text-search candidates re-ranked to find them.
+SIMILAR_TICKETS_STORED = env_int("SIMILAR_TICKETS_STORED", 10)
+SIMILAR_CANDIDATES = env_int("SIMILAR_CANDIDATES", 50)
+# Likely duplicate: an earlier ticket from the same customer within this window and at least this similar,
+# or any earlier ticket at least DUPLICATE_SIMILARITY similar.
+DUPLICATE_WINDOW_HOURS = env_int("DUPLICATE_WINDOW_HOURS", 72)
+DUPLICATE_SAME_CUSTOMER_SIMILARITY = env_float("DUPLICATE_SAME_CUSTOMER_SIMILARITY", 0.3)
+DUPLICATE_SIMILARITY = env_float("DUPLICATE_SIMILARITY", 0.9)
+# An incident opens when at least INCIDENT_MIN_TICKETS tickets this similar (INCIDENT_SIMILARITY) from at least
+# INCIDENT_MIN_CUSTOMERS customers arrive within INCIDENT_WINDOW_MINUTES; tickets in it get this priority at least.
+INCIDENT_MIN_TICKETS = env_int("INCIDENT_MIN_TICKETS", 5)
+INCIDENT_MIN_CUSTOMERS = env_int("INCIDENT_MIN_CUSTOMERS", 3)
+INCIDENT_WINDOW_MINUTES = env_int("INCIDENT_WINDOW_MINUTES", 30)
+INCIDENT_SIMILARITY = env_float("INCIDENT_SIMILARITY", 0.5)
+INCIDENT_PRIORITY_FLOOR = env_str("INCIDENT_PRIORITY_FLOOR", "high")
+if INCIDENT_PRIORITY_FLOOR not in ("critical", "high", "medium", "low", ""):
+    raise ImproperlyConfigured("INCIDENT_PRIORITY_FLOOR must be critical, high, medium, low or empty (none)")
 
 # LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
 # key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.

@@ -58,9 +58,12 @@ class TicketAdmin(admin.ModelAdmin):
         "state_changed",
         "state_changed_by",
         "assignee",
+        "likely_duplicate_of",
         "created",
         "updated",
     )
+    # An agent confirms a duplicate here too (the dashboard and the API do it in one click): the original's id.
+    raw_id_fields = ("duplicate_of",)
     actions = ("retry_failed", "reclassify")
 
     # Both actions send tickets back to the workers: they change tickets, so they need `change_ticket`

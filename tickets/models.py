@@ -306,6 +306,16 @@ class Ticket(models.Model):
         db_index=False,
     )
 
+    # Duplicates (issue 16): an earlier ticket this one likely repeats (found by the worker, a hint only),
+    # and the one an agent confirmed it duplicates. Both tickets are kept; confirmed duplicates leave the
+    # overview's volume figures. Never merged automatically.
+    likely_duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates", db_index=False
+    )
+
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
 
@@ -372,6 +382,21 @@ class Ticket(models.Model):
                     "channel",
                 ],
                 name="ticket_period_cov_idx",
+            ),
+            # Confirmed duplicates (a handful): the overview's volume leaves the period's out, a ticket's
+            # duplicates are listed, and deleting a ticket finds the links to clear.
+            models.Index(
+                fields=["duplicate_of", "created"], condition=Q(duplicate_of__isnull=False), name="ticket_duplicate_idx"
+            ),
+            # Deleting a ticket clears the likely-duplicate hints naming it.
+            models.Index(
+                fields=["likely_duplicate_of"],
+                condition=Q(likely_duplicate_of__isnull=False),
+                name="ticket_likely_duplicate_idx",
+            ),
+            # Likely duplicates: the same customer's recent tickets (the worker, after classification).
+            models.Index(
+                fields=["customer_email", "-created"], condition=~Q(customer_email=""), name="ticket_customer_idx"
             ),
         ]
 

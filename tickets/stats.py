@@ -300,6 +300,10 @@ def period_summary(period: Period) -> dict[str, Any]:
         high_risk=Count("created", filter=classified & Q(risk__gte=HIGH_RISK)),
         resolved=Count("created", filter=Q(state="resolved")),
     )
+    # Confirmed duplicates are one request written twice: received counts it once. (A separate count over a
+    # handful of rows, `ticket_duplicate_idx`, so the aggregate above stays an index-only scan.)
+    figures["duplicates"] = _window(period).filter(duplicate_of__isnull=False).count()
+    figures["received"] -= figures["duplicates"]
     # The LLM's share counts the answers of either model (the fallback model's are also `llm_fallback`).
     automatic = figures["llm"] + figures["llm_fallback"] + figures["learned"] + figures["keyword"]
     answered = figures["llm"] + figures["llm_fallback"]
@@ -350,9 +354,18 @@ def _bucket(starts: list[datetime], low: int, high: int) -> Case | Value:
     )
 
 
-def _scan(period: Period, starts: list[datetime]) -> list[dict[str, Any]]:
-    """The period's tickets grouped by bucket, category and team (a team follows its category, bar the
-    escalations), each group with its count per choice of every split and the sums behind the averages."""
+def _negated(row: dict[str, Any]) -> dict[str, Any]:
+    """A group's counts and sums taken away (its bucket, category and team kept)."""
+    return {
+        key: -value if key not in ("bucket", "category", "team") and isinstance(value, (int, float)) else value
+        for key, value in row.items()
+    }
+
+
+def _scan(period: Period, starts: list[datetime], *, duplicates: bool = False) -> list[dict[str, Any]]:
+    """The period's tickets (only its confirmed duplicates, with `duplicates`) grouped by bucket, category and
+    team (a team follows its category, bar the escalations), each group with its count per choice of every
+    split and the sums behind the averages."""
     classified = Q(status=Status.CLASSIFIED)
     columns: dict[str, Any] = {
         f"{name}_{index}": Count("created", filter=Q(**{field: value}))
@@ -362,9 +375,9 @@ def _scan(period: Period, starts: list[datetime]) -> list[dict[str, Any]]:
     for field in _AVERAGED:
         columns[f"{field}_sum"] = Sum(field, filter=classified)
         columns[f"{field}_n"] = Count(field, filter=classified)
+    tickets = _window(period).filter(duplicate_of__isnull=False) if duplicates else _window(period)
     groups = (
-        _window(period)
-        .annotate(bucket=_bucket(starts, 0, len(starts)))
+        tickets.annotate(bucket=_bucket(starts, 0, len(starts)))
         .values("bucket", "category", "team")
         .annotate(n=Count("created"), **columns)
         .order_by()
@@ -431,7 +444,10 @@ def _charts(period: Period, categories: list[tuple[str, str]]) -> dict[str, Any]
     trends: dict[str, list[int]] = {slug: [0] * len(slots) for slug, _ in categories}
     by: dict[str, dict[str, int]] = {name: {} for name in ("categories", "teams", *_SPLITS)}
     sums: dict[str, dict[str, float]] = {}
-    for row in _scan(period, [start for start, _ in slots]):
+    starts = [start for start, _ in slots]
+    # Confirmed duplicates (a handful, from their own index) are taken off: one request is counted once.
+    rows = [*_scan(period, starts), *map(_negated, _scan(period, starts, duplicates=True))]
+    for row in rows:
         volume[row["bucket"]] += row["n"]
         for name, key in (("categories", row["category"]), ("teams", row["team"])):
             if key:

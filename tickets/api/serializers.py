@@ -59,6 +59,8 @@ class TicketSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
             "state_changed",
             "state_changed_by",
             "assignee",
+            "likely_duplicate_of",
+            "duplicate_of",
             "created",
             "updated",
             "status_url",

@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from analysis import services as analysis_services
 from classification.services import classify_ticket
+from incidents.models import Incident
+from incidents.services import process_classified
+from incidents.tests.factories import OutageTicketFactory
 from tickets.models import Ticket
 from tickets.tests.conftest import SIZES, axe_violations, needs_chromium, screenshot, sideways_overflow
 
@@ -29,6 +32,9 @@ def busy_desk(default_taxonomy: None) -> Any:
     for pk in ids[2:]:
         classify_ticket(pk)
     Ticket.objects.filter(pk__in=ids[:2]).fail("OperationalError: database is locked")
+    # An outage under way (five customers within minutes), and everyone's similar tickets and likely duplicates.
+    outage = [OutageTicketFactory.create(customer_email=f"customer{i}@example.com") for i in range(5)]
+    process_classified([*ids[2:], *(t.pk for t in outage)])
     return get_user_model().objects.get(username="demo")
 
 
@@ -46,6 +52,9 @@ PAGES = [
     ("me", "/me/", ["#id_team"]),
     ("analysis", "/analysis/", ["text=Start analysis", "table.runs tbody a"]),
     ("analysis-run", "/analysis/{run}/", ["text=Download Markdown", "#theme-1", ".claims a"]),
+    ("incidents", "/incidents/", ["#incident-banner a", "tbody a.title"]),
+    ("incident", "/incidents/{incident}/", ["text=Close incident", "table.similar a"]),
+    ("ticket-similar", "/tickets/{outage}/", ["table.similar button", "text=Similar tickets"]),
 ]
 
 
@@ -68,12 +77,14 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
     ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
+    incident = Incident.objects.get()
+    outage = incident.memberships.order_by("ticket_id")[0].ticket_id
     run = analysis_services.start_run(*analysis_services.last_week(), publish=False)
     Ticket.objects.update(created=timezone.now() - timedelta(days=2))  # the seed's tickets in last week
     analysis_services.run_inline(run.pk)
     problems: list[str] = []
     for name, path, actions in PAGES:
-        page.goto(page.base + path.format(ticket=ticket.pk, run=run.pk))
+        page.goto(page.base + path.format(ticket=ticket.pk, run=run.pk, incident=incident.pk, outage=outage))
         page.wait_for_load_state("networkidle")
         overflow = sideways_overflow(page)
         if overflow:

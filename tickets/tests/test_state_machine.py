@@ -136,8 +136,9 @@ def test_only_the_state_machine_writes_a_tickets_status():
             or "migrations" in relative.parts
         ):
             continue
-        # Each state machine writes its own rows' status: tickets', and analysis runs' (AnalysisRunQuerySet).
-        if relative in (Path("tickets/models.py"), Path("analysis/models.py")):
+        # Each state machine writes its own rows' status: tickets', analysis runs' (AnalysisRunQuerySet) and
+        # incidents' (open <-> closed), which the scan cannot tell apart.
+        if relative in (Path("tickets/models.py"), Path("analysis/models.py"), Path("incidents/models.py")):
             continue
         offenders += [f"{relative}:{line}" for line in _writes_status(ast.parse(path.read_text()))]
     assert offenders == []

@@ -1,0 +1,350 @@
+"""Similar tickets, likely duplicates and incidents: worked out by the worker after classification
+(`process_classified`), and on demand (`similar_tickets`). Never in a request's write path, and safe to run
+twice: similar links are replaced as a whole, a ticket joins one incident at most (a unique constraint), and
+an incident is opened under row locks on its tickets, so two workers never open two for one burst."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Max, Min, Value
+from django.utils import timezone
+
+from classification.models import Classification
+from incidents import similarity
+from incidents.context_processors import forget_open_incidents
+from incidents.models import Incident, IncidentStatus, IncidentTicket, SimilarTicket
+from search import backends as search
+from tickets.models import SLA, Priority, Source, Status, Ticket
+
+logger = logging.getLogger(__name__)
+
+# What similarity reads of a ticket.
+_FIELDS = ("subject", "body", "category", "status", "customer_email", "customer_id", "created", "duplicate_of")
+# Same-customer tickets looked at for duplicates beside the text search's candidates.
+SAME_CUSTOMER_SHOWN = 20
+# Priorities from the most urgent down: a floor raises those below it.
+_URGENCY = [Priority.CRITICAL, Priority.HIGH, Priority.MEDIUM, Priority.LOW]
+# Shared terms and entities are worked out from at most this many of an incident's tickets.
+INCIDENT_SAMPLE = 50
+
+
+@dataclass(frozen=True)
+class Found:
+    ticket: Ticket
+    score: float
+    same_customer: bool
+
+
+def customer_key(ticket: Ticket) -> str:
+    return ticket.customer_id or ticket.customer_email.lower()
+
+
+def _same_customer_recent(ticket: Ticket) -> list[int]:
+    if not ticket.customer_email:
+        return []
+    since = ticket.created - timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
+    recent = Ticket.objects.filter(
+        customer_email=ticket.customer_email, created__gte=since, created__lte=ticket.created
+    )
+    return list(recent.exclude(pk=ticket.pk).order_by("-created").values_list("pk", flat=True)[:SAME_CUSTOMER_SHOWN])
+
+
+def find_similar(ticket: Ticket, limit: int | None = None) -> list[Found]:
+    """The tickets most similar to `ticket`, best first: the text search's candidates (and the same customer's
+    recent tickets), re-ranked by `similarity.rerank`."""
+    limit = limit or settings.SIMILAR_TICKETS_STORED
+    ids = search.candidates(ticket.subject, ticket.body, limit=settings.SIMILAR_CANDIDATES, exclude=ticket.pk)
+    ids += [pk for pk in _same_customer_recent(ticket) if pk not in set(ids)]
+    rows = {t.pk: t for t in Ticket.objects.filter(pk__in=ids).only(*_FIELDS)}
+    candidates = [
+        similarity.Candidate(pk, similarity.ticket_text(rows[pk].subject, rows[pk].body), rows[pk].category)
+        for pk in ids
+        if pk in rows
+    ]
+    query = similarity.ticket_text(ticket.subject, ticket.body)
+    ranked = similarity.rerank(query, candidates, category=ticket.category)[:limit]
+    mine = customer_key(ticket)
+    return [Found(rows[pk], score, bool(mine) and customer_key(rows[pk]) == mine) for pk, score in ranked]
+
+
+def store_similar(ticket: Ticket, found: Sequence[Found]) -> None:
+    """Replace the ticket's stored similar tickets (a redelivered message writes the same rows again)."""
+    now = timezone.now()
+    with transaction.atomic():
+        SimilarTicket.objects.filter(ticket=ticket).delete()
+        SimilarTicket.objects.bulk_create(
+            [SimilarTicket(ticket=ticket, similar=f.ticket, score=f.score, created=now) for f in found],
+            ignore_conflicts=True,
+        )
+
+
+def likely_duplicate(ticket: Ticket, found: Sequence[Found]) -> Ticket | None:
+    """The earlier ticket this one likely repeats: the same customer's within DUPLICATE_WINDOW_HOURS and at
+    least DUPLICATE_SAME_CUSTOMER_SIMILARITY similar, or anyone's at least DUPLICATE_SIMILARITY similar."""
+    window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
+    for f in found:  # best first
+        earlier = (f.ticket.created, f.ticket.pk) < (ticket.created, ticket.pk)
+        if not earlier:
+            continue
+        recent_same = f.same_customer and ticket.created - f.ticket.created <= window
+        if (recent_same and f.score >= settings.DUPLICATE_SAME_CUSTOMER_SIMILARITY) or (
+            f.score >= settings.DUPLICATE_SIMILARITY
+        ):
+            return f.ticket
+    return None
+
+
+def process_classified(ticket_ids: Sequence[int]) -> None:
+    """After classification: each ticket's similar tickets stored, its likely duplicate flagged, and the
+    ticket joined to an open incident it matches or opening one with a burst of similar tickets."""
+    tickets = Ticket.objects.filter(pk__in=list(ticket_ids), status=Status.CLASSIFIED).only(*_FIELDS).order_by("pk")
+    for ticket in tickets:
+        found = find_similar(ticket)
+        store_similar(ticket, found)
+        duplicate = likely_duplicate(ticket, found)
+        Ticket.objects.filter(pk=ticket.pk).exclude(likely_duplicate_of=duplicate).update(likely_duplicate_of=duplicate)
+        incident = detect_incident(ticket, found)
+        logger.info(
+            "ticket %s: %d similar, likely duplicate %s, incident %s",
+            ticket.pk,
+            len(found),
+            duplicate.pk if duplicate else "-",
+            incident.pk if incident else "-",
+        )
+
+
+# Incidents.
+
+
+def _open_incident_of(ticket_ids: Sequence[int]) -> Incident | None:
+    return (
+        Incident.objects.filter(status=IncidentStatus.OPEN, memberships__ticket__in=list(ticket_ids))
+        .order_by("-last_seen", "-pk")
+        .first()
+    )
+
+
+def _burst(ticket: Ticket, found: Sequence[Found]) -> list[Ticket]:
+    """The largest group of the ticket and its similar tickets not in an incident yet that arrived within
+    INCIDENT_WINDOW_MINUTES of each other, the ticket among them."""
+    window = timedelta(minutes=settings.INCIDENT_WINDOW_MINUTES)
+    near = [
+        f.ticket
+        for f in found
+        if f.score >= settings.INCIDENT_SIMILARITY and abs(f.ticket.created - ticket.created) <= window
+    ]
+    taken = set(IncidentTicket.objects.filter(ticket__in=near).values_list("ticket_id", flat=True))
+    near = [ticket, *(t for t in near if t.pk not in taken)]
+    starts = {t.created for t in near if t.created <= ticket.created}
+    groups = ([t for t in near if start <= t.created <= start + window] for start in starts)
+    return max(groups, key=len)
+
+
+def detect_incident(ticket: Ticket, found: Sequence[Found]) -> Incident | None:
+    """The open incident `ticket` joins (one holding a ticket similar enough to it), or the one it opens with
+    a burst: at least INCIDENT_MIN_TICKETS similar tickets from INCIDENT_MIN_CUSTOMERS customers within
+    INCIDENT_WINDOW_MINUTES. Under row locks on the tickets concerned, checked again once held."""
+    close = [f.ticket.pk for f in found if f.score >= settings.INCIDENT_SIMILARITY]
+    with transaction.atomic():
+        list(Ticket.objects.select_for_update().filter(pk__in=[ticket.pk, *close]).order_by("pk").values("pk"))
+        member = IncidentTicket.objects.filter(ticket=ticket).select_related("incident").first()
+        if member is not None:
+            return member.incident
+        incident = _open_incident_of(close)
+        if incident is not None:
+            return join(incident, [ticket])
+        burst = _burst(ticket, found)
+        customers = {customer_key(t) for t in burst} - {""}
+        if len(burst) < settings.INCIDENT_MIN_TICKETS or len(customers) < settings.INCIDENT_MIN_CUSTOMERS:
+            return None
+        first = min(burst, key=lambda t: (t.created, t.pk))
+        now = timezone.now()
+        incident = Incident.objects.create(
+            title=(first.subject or first.body)[:200] or f"Ticket #{first.pk}",
+            first_seen=first.created,
+            last_seen=max(t.created for t in burst),
+            created=now,
+        )
+        logger.warning("incident %s opened: %d tickets from %d customers", incident.pk, len(burst), len(customers))
+        transaction.on_commit(forget_open_incidents)
+        return join(incident, burst)
+
+
+def join(incident: Incident, tickets: Sequence[Ticket]) -> Incident:
+    """Tickets join the incident (those already in one stay where they are); its figures are worked out again,
+    and its tickets get the priority floor and the incident in their suggested reply."""
+    IncidentTicket.objects.bulk_create(
+        [IncidentTicket(incident=incident, ticket=t, customer=customer_key(t)) for t in tickets],
+        ignore_conflicts=True,
+    )
+    refresh(incident)
+    members = list(incident.memberships.filter(ticket__in=[t.pk for t in tickets]).values_list("ticket_id", flat=True))
+    _apply_priority_floor(members)
+    _mention_in_replies(incident, members)
+    return incident
+
+
+def refresh(incident: Incident) -> None:
+    """Counts, first and last seen (aggregates), shared terms and entities (from its newest INCIDENT_SAMPLE
+    tickets): the same cost whether the incident holds ten tickets or ten thousand."""
+    members = IncidentTicket.objects.filter(incident=incident)
+    figures = Ticket.objects.filter(incident_link__incident=incident).aggregate(
+        n=Count("pk"), first=Min("created"), last=Max("created")
+    )
+    incident.ticket_count = figures["n"]
+    incident.customer_count = members.exclude(customer="").values("customer").distinct().count()
+    incident.first_seen, incident.last_seen = figures["first"], figures["last"]
+    sample = list(
+        Ticket.objects.filter(incident_link__incident=incident)
+        .order_by("-created", "-pk")
+        .values_list("pk", "subject", "body")[:INCIDENT_SAMPLE]
+    )
+    incident.shared_terms = shared_terms([(subject, body) for _, subject, body in sample])
+    incident.entities = shared_entities([pk for pk, _, _ in sample])
+    incident.save(
+        update_fields=[
+            "ticket_count",
+            "customer_count",
+            "first_seen",
+            "last_seen",
+            "shared_terms",
+            "entities",
+            "updated",
+        ]
+    )
+
+
+def shared_terms(texts: Sequence[tuple[str, str]], top: int = 10) -> list[str]:
+    """The words at least half of the (subject, body) texts use, most widely shared first, a word in the
+    subjects before one only in the bodies (ties: alphabetical)."""
+    anywhere = Counter(word for subject, body in texts for word in set(search.terms(f"{subject} {body}")))
+    in_subject = Counter(word for subject, _ in texts for word in set(search.terms(subject)))
+    needed = max(2, (len(texts) + 1) // 2)
+    shared = [word for word, n in anywhere.items() if n >= needed]
+    return sorted(shared, key=lambda word: (-anywhere[word] - in_subject[word], word))[:top]
+
+
+def shared_entities(ticket_ids: Sequence[int]) -> dict[str, list[str]]:
+    """The entities (error codes, URLs, order ids ...) the latest automatic classifications of these tickets
+    name, each kind with its values, most often named first."""
+    rows = (
+        Classification.objects.filter(ticket__in=list(ticket_ids))
+        .exclude(source=Source.HUMAN)
+        .order_by("ticket_id", "-created", "-id")
+        .values_list("ticket_id", "entities")
+    )
+    seen: set[int] = set()
+    counts: dict[str, Counter[str]] = {}
+    for ticket_id, entities in rows:
+        if ticket_id in seen:
+            continue
+        seen.add(ticket_id)
+        for kind, values in (entities or {}).items():
+            counts.setdefault(kind, Counter()).update({str(v) for v in values or []})
+    return {kind: [v for v, _ in c.most_common(10)] for kind, c in sorted(counts.items()) if c}
+
+
+def _apply_priority_floor(ticket_ids: Sequence[int]) -> None:
+    floor = settings.INCIDENT_PRIORITY_FLOOR
+    if not floor or not ticket_ids:
+        return
+    below = _URGENCY[_URGENCY.index(Priority(floor)) + 1 :]
+    due = ExpressionWrapper(F("created") + Value(SLA[Priority(floor)]), output_field=DateTimeField())
+    # A person's classification is theirs: the floor lifts automatic ones only.
+    Ticket.objects.filter(pk__in=list(ticket_ids), priority__in=below).exclude(
+        classification_source=Source.HUMAN
+    ).update(priority=floor, due_at=due, updated=timezone.now())
+
+
+def incident_note(incident: Incident) -> str:
+    return (
+        f"We are aware of an issue affecting several customers (incident #{incident.pk}) and are working on it; "
+        "we will update you as soon as it is resolved."
+    )
+
+
+def _mention_in_replies(incident: Incident, ticket_ids: Sequence[int]) -> None:
+    """The incident in each ticket's latest automatic suggested reply, once."""
+    note = incident_note(incident)
+    marker = f"incident #{incident.pk}"
+    latest: dict[int, Classification] = {}
+    rows = Classification.objects.filter(ticket__in=list(ticket_ids)).exclude(source=Source.HUMAN)
+    for row in rows.order_by("ticket_id", "-created", "-id").only("ticket_id", "suggested_reply"):
+        latest.setdefault(row.ticket_id, row)
+    for row in latest.values():
+        if row.suggested_reply and marker not in row.suggested_reply:
+            Classification.objects.filter(pk=row.pk).update(suggested_reply=f"{row.suggested_reply}\n\n{note}")
+
+
+# Agents' actions.
+
+
+class DuplicateRefused(ValueError):
+    """A duplicate link that cannot be: the ticket itself, or one that would go round in a circle."""
+
+
+def confirm_duplicate(ticket: Ticket, original: Ticket) -> Ticket:
+    """An agent confirms `ticket` duplicates `original`: linked (to the original's own original when that one
+    is a duplicate too), both kept, nothing merged. Returns the ticket linked to."""
+    if original.duplicate_of_id is not None:
+        original = Ticket.objects.get(pk=original.duplicate_of_id)
+    if original.pk == ticket.pk:
+        raise DuplicateRefused("a ticket cannot duplicate itself")
+    with transaction.atomic():
+        Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=original, updated=timezone.now())
+        # Tickets that duplicated this one now point at its original: one level, never a circle.
+        Ticket.objects.filter(duplicate_of=ticket).update(duplicate_of=original)
+    ticket.duplicate_of = original
+    logger.info("ticket %s confirmed a duplicate of %s", ticket.pk, original.pk)
+    return original
+
+
+def clear_duplicate(ticket: Ticket) -> None:
+    Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=None, updated=timezone.now())
+    ticket.duplicate_of = None
+
+
+def set_incident_status(incident: Incident, status: str, actor: object | None) -> Incident:
+    """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets."""
+    Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
+    incident.refresh_from_db()
+    forget_open_incidents()
+    return incident
+
+
+def similar_tickets(ticket: Ticket, limit: int = 10) -> list[Found]:
+    """What the detail page and the API show: the stored similar tickets, with the later tickets that found
+    this one, best first; worked out on demand when the worker has stored none yet."""
+    mine = customer_key(ticket)
+    links = SimilarTicket.objects.filter(ticket=ticket).select_related("similar").order_by("-score")[:limit]
+    back = SimilarTicket.objects.filter(similar=ticket).select_related("ticket").order_by("-score")[:limit]
+    best: dict[int, Found] = {}
+    for other, score in [
+        *((link.similar, link.score) for link in links),
+        *((link.ticket, link.score) for link in back),
+    ]:
+        if other.pk not in best or best[other.pk].score < score:
+            best[other.pk] = Found(other, score, bool(mine) and customer_key(other) == mine)
+    if not best:
+        return find_similar(ticket, limit)
+    return sorted(best.values(), key=lambda f: (-f.score, -f.ticket.pk))[:limit]
+
+
+def growth(incident: Incident, buckets: int = 6) -> list[dict[str, Any]]:
+    """Tickets per interval from the first seen to now (or the close): how fast the incident grows."""
+    end = incident.closed_at or timezone.now()
+    span = max((end - incident.first_seen) / buckets, timedelta(minutes=1))
+    joined = list(Ticket.objects.filter(incident_link__incident=incident).values_list("created", flat=True))
+    counts = [0] * buckets
+    for created in joined:
+        index = min(max(int((created - incident.first_seen) / span), 0), buckets - 1)
+        counts[index] += 1
+    return [{"start": incident.first_seen + span * i, "tickets": n} for i, n in enumerate(counts)]

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from classification.models import Classification
+from incidents import services
+from incidents.models import Incident, IncidentStatus, IncidentTicket, SimilarTicket
+from incidents.tests.factories import OutageTicketFactory
+from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _outage(customers: list[str], start: Any = None) -> list[Ticket]:
+    start = start or timezone.now() - timedelta(minutes=20)
+    tickets = [
+        OutageTicketFactory.create(customer_email=email, created=start + timedelta(minutes=i))
+        for i, email in enumerate(customers)
+    ]
+    for ticket in tickets:
+        Classification.objects.create(
+            ticket=ticket,
+            source="keyword",
+            category="technical",
+            priority="medium",
+            sentiment="negative",
+            risk=0.5,
+            team="tech",
+            confidence=0.6,
+            suggested_reply="Thanks, we are looking into it.",
+            entities={"error_codes": ["E503"], "urls": ["https://shop.example.com/checkout"]},
+        )
+    return tickets
+
+
+def test_similar_tickets_are_found_best_first_and_stored() -> None:
+    login = TicketFactory.create(classified=True, subject="Cannot log in", body="Login fails with a wrong password.")
+    near = TicketFactory.create(classified=True, subject="Cannot log in to my account", body="Login fails.")
+    TicketFactory.create(classified=True, subject="Invoice copy", body="Please send an invoice copy.")
+
+    services.process_classified([login.pk])
+
+    links = list(SimilarTicket.objects.filter(ticket=login).order_by("-score"))
+    assert links[0].similar_id == near.pk
+    assert 0 < links[0].score <= 1
+
+
+def test_it_is_idempotent_under_redelivery() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "a@x.io", "b@x.io"])
+
+    services.process_classified([t.pk for t in tickets])
+    stored = SimilarTicket.objects.count()
+    services.process_classified([t.pk for t in tickets])
+
+    assert SimilarTicket.objects.count() == stored
+    assert Incident.objects.count() == 1
+    assert IncidentTicket.objects.count() == 6
+
+
+def test_six_outage_tickets_from_four_customers_open_one_incident() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "a@x.io", "b@x.io"])
+
+    services.process_classified([t.pk for t in tickets])
+
+    incident = Incident.objects.get()
+    assert incident.status == IncidentStatus.OPEN
+    assert (incident.ticket_count, incident.customer_count) == (6, 4)
+    assert incident.first_seen == tickets[0].created and incident.last_seen == tickets[-1].created
+    assert "e503" in incident.shared_terms and "checkout" in incident.shared_terms
+    assert incident.entities["error_codes"] == ["E503"]
+
+
+def test_a_ticket_in_an_incident_gets_the_priority_floor_and_the_incident_in_its_reply(settings: Any) -> None:
+    settings.INCIDENT_PRIORITY_FLOOR = "high"
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"])
+
+    services.process_classified([t.pk for t in tickets])
+
+    incident = Incident.objects.get()
+    ticket = Ticket.objects.get(pk=tickets[0].pk)
+    assert ticket.priority == "high"
+    assert ticket.due_at == ticket.created + timedelta(hours=4)
+    reply = Classification.objects.get(ticket=ticket).suggested_reply
+    assert reply.count(f"incident #{incident.pk}") == 1
+
+
+def test_a_seventh_matching_ticket_joins_the_open_incident() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "a@x.io", "b@x.io"])
+    services.process_classified([t.pk for t in tickets])
+    [seventh] = _outage(["e@x.io"], start=timezone.now())
+
+    services.process_classified([seventh.pk])
+
+    incident = Incident.objects.get()
+    assert IncidentTicket.objects.get(ticket=seventh).incident == incident
+    assert (incident.ticket_count, incident.customer_count) == (7, 5)
+
+
+def test_too_few_customers_open_no_incident() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "a@x.io", "b@x.io", "a@x.io", "b@x.io"])
+
+    services.process_classified([t.pk for t in tickets])
+
+    assert not Incident.objects.exists()
+
+
+def test_tickets_spread_over_more_than_the_window_open_no_incident() -> None:
+    start = timezone.now() - timedelta(hours=10)
+    tickets = [_outage([f"{i}@x.io"], start=start + timedelta(hours=i))[0] for i in range(6)]
+
+    services.process_classified([t.pk for t in tickets])
+
+    assert not Incident.objects.exists()
+
+
+def test_a_closed_incident_takes_no_new_tickets() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"])
+    services.process_classified([t.pk for t in tickets])
+    incident = services.set_incident_status(Incident.objects.get(), IncidentStatus.CLOSED, None)
+    [late] = _outage(["f@x.io"], start=timezone.now())
+
+    services.process_classified([late.pk])
+
+    assert incident.closed_at is not None
+    assert not IncidentTicket.objects.filter(ticket=late).exists()
+
+
+def test_the_same_customer_writing_again_is_a_likely_duplicate() -> None:
+    first = TicketFactory.create(
+        classified=True, customer_email="ann@x.io", subject="Refund for order 1234", body="I want a refund."
+    )
+    again = TicketFactory.create(
+        classified=True, customer_email="ann@x.io", subject="Refund order 1234 please", body="Still no refund."
+    )
+    other = TicketFactory.create(
+        classified=True, customer_email="bob@x.io", subject="Refund for order 99", body="I want a refund."
+    )
+
+    services.process_classified([first.pk, again.pk, other.pk])
+
+    assert Ticket.objects.get(pk=again.pk).likely_duplicate_of_id == first.pk
+    assert Ticket.objects.get(pk=first.pk).likely_duplicate_of_id is None  # the earlier one is the original
+    assert Ticket.objects.get(pk=other.pk).likely_duplicate_of_id is None
+
+
+def test_confirming_a_duplicate_links_both_and_keeps_them() -> None:
+    original, copy, third = TicketFactory.create_batch(3)
+
+    services.confirm_duplicate(copy, original)
+    services.confirm_duplicate(third, copy)  # a duplicate of a duplicate links to the original
+
+    assert Ticket.objects.get(pk=copy.pk).duplicate_of_id == original.pk
+    assert Ticket.objects.get(pk=third.pk).duplicate_of_id == original.pk
+    with pytest.raises(services.DuplicateRefused):
+        services.confirm_duplicate(original, copy)
+
+
+def test_similar_tickets_on_demand_include_later_tickets_that_found_it() -> None:
+    first = TicketFactory.create(classified=True, customer_email="ann@x.io", subject="VPN drops", body="VPN drops.")
+    later = TicketFactory.create(classified=True, customer_email="ann@x.io", subject="VPN drops again", body="Again.")
+    services.process_classified([later.pk])
+
+    found = services.similar_tickets(first)
+
+    assert [f.ticket.pk for f in found] == [later.pk]
+    assert found[0].same_customer
+
+
+def test_confirmed_duplicates_leave_the_overview_volume() -> None:
+    from tickets import stats
+
+    original, copy, _other = TicketFactory.create_batch(3, classified=True, category="billing")
+    before = stats.period_summary(stats.default_period())["received"]
+    services.confirm_duplicate(copy, original)
+
+    summary = stats.period_summary(stats.default_period())
+    charts = stats._charts(stats.default_period(), [("billing", "Billing")])
+
+    assert (summary["received"], summary["duplicates"]) == (before - 1, 1)
+    assert sum(bar.value for bar in charts["volume"]) == 2
+    assert [bar.value for bar in charts["categories"] if bar.label == "Billing"] == [2]
