@@ -29,6 +29,8 @@ from classification import breaker, keywords, llm, options, rules
 from classification.keywords import info
 from classification.learned import runtime as learned
 from classification.models import Category, Classification, FallbackReason
+from events import outbox
+from events.models import EventType
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
 
@@ -364,6 +366,23 @@ def current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def _event_detail(outcome: Outcome) -> dict[str, Any]:
+    """What a ticket.classified or ticket.corrected event records of the classification (events.schemas)."""
+    return {
+        "classification": {
+            "source": outcome.source,
+            "category": outcome.category,
+            "priority": outcome.priority,
+            "sentiment": outcome.sentiment,
+            "risk": outcome.risk,
+            "team": outcome.team,
+            "confidence": outcome.confidence,
+            "fallback_reason": outcome.fallback_reason,
+            "customer_rules": [change["rule"] for change in outcome.explanation.get("customer", {}).get("changes", [])],
+        }
+    }
+
+
 def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> list[Classification]:
     """One transaction for any number of tickets: lock the ones whose claim is still ours, insert their
     history rows in one INSERT and their current fields in one UPDATE. A ticket whose claim was taken over
@@ -378,6 +397,10 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
             [Classification(ticket=ticket, created=now, **vars(outcome)) for ticket, outcome in kept]
         )
         Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
+        # ticket.classified, in the same transaction as the classification it reports.
+        outbox.record(
+            EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [_event_detail(o) for _, o in kept], now=now
+        )
     for ticket, _ in results:
         if ticket.pk not in ours:
             logger.warning("ticket %s: claim taken over (corrected, or by another worker); result dropped", ticket.pk)
@@ -629,6 +652,20 @@ def _correction(
     )
 
 
+def _as_outcome(row: Classification) -> Outcome:
+    return Outcome(
+        source=row.source,
+        category=row.category,
+        priority=row.priority,
+        sentiment=row.sentiment,
+        risk=row.risk,
+        team=row.team,
+        confidence=row.confidence,
+        summary="",
+        suggested_reply="",
+    )
+
+
 def record_corrections(ticket_ids: Sequence[int], author: User | None, values: dict[str, str]) -> list[Classification]:
     """People's classifications of many tickets at once (the list's bulk actions, confirming several in
     review, a labeled import with no author): one history row each with its author, and each becomes its
@@ -646,6 +683,16 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
             if (values.get("category") or t.category) in teams
         ]
         Classification.objects.bulk_create(rows)
+        by = author.get_username() if author is not None else None
+        outbox.record(
+            EventType.TICKET_CORRECTED,
+            [row.ticket_id for row in rows],
+            [
+                {**_event_detail(_as_outcome(row)), "author": by, "replaced_category": row.replaced_category}
+                for row in rows
+            ],
+            now=now,
+        )
         groups: dict[tuple[str, str, str, str], list[int]] = {}
         for row in rows:
             groups.setdefault((row.category, row.priority, row.sentiment, row.team), []).append(row.ticket_id)

@@ -119,6 +119,8 @@ INSTALLED_APPS = [
     "classification",
     "workers",
     "audit",
+    "customers",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -373,6 +375,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
+    # Webhook deliveries wait on other systems: their own queue and workers, never the classification ones.
+    "events.deliver": {"queue": "events"},
 }
 # Celery's Django fixup closes the database connection before and after every task unless this is set,
 # so each ticket paid for a new PostgreSQL connection (a server process forked, the session set up). The
@@ -388,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.recover_outage_tickets",
         "schedule": env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120),
     },
+    "relay-events": {
+        "task": "events.relay",
+        "schedule": env_float("EVENTS_RELAY_INTERVAL_SECONDS", 2.0),
+    },
+    "prune-events": {"task": "events.prune", "schedule": 3600},
     "retrain-learned-classifier": {
         "task": "classification.retrain_learned",
         "schedule": env_int("LEARNED_RETRAIN_CHECK_SECONDS", 300),
@@ -445,6 +454,23 @@ LEARNED_TARGET_PRECISION = env_float("LEARNED_TARGET_PRECISION", 0.9)
 LEARNED_MIN_CONFIDENCE = env_float("LEARNED_MIN_CONFIDENCE", 0.5)
 # The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
+
+# Events out (events/): signed webhooks from the outbox. Each attempt waits this long at most for a receiver.
+EVENTS_DELIVERY_TIMEOUT_SECONDS = env_float("EVENTS_DELIVERY_TIMEOUT_SECONDS", 5.0)
+# Retries: the wait doubles from the base up to the cap; a delivery is given up this long after its event.
+EVENTS_RETRY_BASE_SECONDS = env_float("EVENTS_RETRY_BASE_SECONDS", 10.0)
+EVENTS_RETRY_MAX_DELAY_SECONDS = env_float("EVENTS_RETRY_MAX_DELAY_SECONDS", 3600.0)
+EVENTS_RETRY_FOR_SECONDS = env_int("EVENTS_RETRY_FOR_SECONDS", 86400)
+# A delivery claimed (or published) longer ago than this belonged to a worker (or message) that was lost:
+# the relay publishes it again. Must exceed the delivery timeout.
+EVENTS_CLAIM_STALE_SECONDS = env_int("EVENTS_CLAIM_STALE_SECONDS", 60)
+if EVENTS_CLAIM_STALE_SECONDS <= EVENTS_DELIVERY_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("EVENTS_CLAIM_STALE_SECONDS must exceed EVENTS_DELIVERY_TIMEOUT_SECONDS")
+# A subscription is disabled after this many failed attempts in a row, failing for at least this long.
+EVENTS_DISABLE_AFTER_FAILURES = env_int("EVENTS_DISABLE_AFTER_FAILURES", 20)
+EVENTS_DISABLE_AFTER_SECONDS = env_int("EVENTS_DISABLE_AFTER_SECONDS", 43200)
+# Outbox rows and their delivery logs are kept this long.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 14)
 
 # LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
 # key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.

@@ -1,0 +1,167 @@
+"""Sending one delivery: claim it, POST the signed body with short timeouts, record the answer, and
+schedule the next attempt (exponential backoff) or give up after EVENTS_RETRY_FOR_SECONDS. A subscription
+failing for EVENTS_DISABLE_AFTER_FAILURES attempts in a row and EVENTS_DISABLE_AFTER_SECONDS is disabled,
+with the reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from events import signing
+from events.models import Delivery, DeliveryStatus, WebhookSubscription
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "SupportIntel-Webhooks/1"
+
+
+@dataclass
+class Answer:
+    ok: bool
+    code: int | None
+    error: str
+    latency_ms: int
+
+
+def _claim(delivery_id: int, now: datetime) -> Delivery | None:
+    stale = now - timedelta(seconds=settings.EVENTS_CLAIM_STALE_SECONDS)
+    claimed = (
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .update(claimed_at=now)
+    )
+    if not claimed:
+        return None
+    return Delivery.objects.select_related("event", "subscription").filter(pk=delivery_id).first()
+
+
+def body_of(delivery: Delivery) -> bytes:
+    return json.dumps(delivery.event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _post(delivery: Delivery) -> Answer:
+    body = body_of(delivery)
+    request = urllib.request.Request(
+        delivery.subscription.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            signing.SIGNATURE_HEADER: signing.header(delivery.subscription.secret, body),
+            "X-SupportIntel-Event": delivery.event.type,
+            "X-SupportIntel-Event-Id": str(delivery.event_id),
+            "X-SupportIntel-Delivery": str(delivery.pk),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(
+            request, timeout=settings.EVENTS_DELIVERY_TIMEOUT_SECONDS
+        ) as response:  # http(s) only: URLField
+            response.read(1024)
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        return Answer(False, exc.code, f"HTTP {exc.code}", _ms(started))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Answer(False, None, f"{type(exc).__name__}: {reason}"[:500], _ms(started))
+    return Answer(200 <= code < 300, code, "" if 200 <= code < 300 else f"HTTP {code}", _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`: doubling from EVENTS_RETRY_BASE_SECONDS, capped at
+    EVENTS_RETRY_MAX_DELAY_SECONDS, with jitter so a receiver back from an outage is not hit all at once."""
+    delay = min(
+        settings.EVENTS_RETRY_BASE_SECONDS * 2.0 ** max(attempts - 1, 0), settings.EVENTS_RETRY_MAX_DELAY_SECONDS
+    )
+    return delay * random.uniform(0.8, 1.0)
+
+
+def _succeeded(delivery: Delivery, answer: Answer, claimed_at: datetime, now: datetime) -> None:
+    Delivery.objects.filter(pk=delivery.pk, claimed_at=claimed_at).update(
+        status=DeliveryStatus.SUCCEEDED,
+        attempts=F("attempts") + 1,
+        response_code=answer.code,
+        error="",
+        latency_ms=answer.latency_ms,
+        delivered_at=now,
+        claimed_at=None,
+        queued_at=None,
+    )
+    # Only a subscription that was failing is written to (a steady stream of successes writes nothing here).
+    WebhookSubscription.objects.filter(pk=delivery.subscription_id, consecutive_failures__gt=0).update(
+        consecutive_failures=0, failing_since=None
+    )
+
+
+def _failed(delivery: Delivery, answer: Answer, claimed_at: datetime, now: datetime) -> None:
+    attempts = delivery.attempts + 1
+    gives_up = now - delivery.created >= timedelta(seconds=settings.EVENTS_RETRY_FOR_SECONDS)
+    Delivery.objects.filter(pk=delivery.pk, claimed_at=claimed_at).update(
+        status=DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING,
+        attempts=attempts,
+        response_code=answer.code,
+        error=answer.error[:500],
+        latency_ms=answer.latency_ms,
+        next_attempt_at=now + timedelta(seconds=backoff(attempts)),
+        claimed_at=None,
+        queued_at=None,
+    )
+    subscriptions = WebhookSubscription.objects.filter(pk=delivery.subscription_id)
+    subscriptions.filter(failing_since__isnull=True).update(failing_since=now)
+    subscriptions.update(consecutive_failures=F("consecutive_failures") + 1)
+    _disable_if_failing(delivery.subscription_id, answer, now)
+    logger.info(
+        "delivery %s of event %s: attempt %d failed (%s)%s",
+        delivery.pk,
+        delivery.event_id,
+        attempts,
+        answer.error,
+        "; giving up" if gives_up else "",
+    )
+
+
+def _disable_if_failing(subscription_id: int, answer: Answer, now: datetime) -> None:
+    since = now - timedelta(seconds=settings.EVENTS_DISABLE_AFTER_SECONDS)
+    threshold = settings.EVENTS_DISABLE_AFTER_FAILURES
+    reason = f"Disabled after {threshold} failed attempts in a row; the last one: {answer.error or 'no answer'}"
+    disabled = WebhookSubscription.objects.filter(
+        pk=subscription_id, active=True, consecutive_failures__gte=threshold, failing_since__lte=since
+    ).update(active=False, disabled_reason=reason[:300], disabled_at=now)
+    if disabled:
+        logger.warning("webhook subscription %s disabled: %s", subscription_id, reason)
+
+
+def deliver(delivery_id: int) -> bool | None:
+    """Send one delivery if it is pending and no live task holds it. Returns whether the receiver took it
+    (None: nothing to do: delivered already, held by another task, subscription inactive, or deleted)."""
+    now = timezone.now()
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
+        return None
+    if not delivery.subscription.active:
+        Delivery.objects.filter(pk=delivery_id, claimed_at=now).update(claimed_at=None, queued_at=None)
+        return None
+    answer = _post(delivery)
+    done = timezone.now()
+    if answer.ok:
+        _succeeded(delivery, answer, now, done)
+    else:
+        _failed(delivery, answer, now, done)
+    return answer.ok
