@@ -29,6 +29,8 @@ class FakeReceiver(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.secret = secret
         self.received: list[Received] = []
+        # Event ids as requests arrive (before any delay): a delivery in flight is already here.
+        self.arrived: list[str] = []
         self.fail_next = 0
         self.delay_seconds = 0.0
         self.lock = threading.Lock()
@@ -67,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={key.lower(): value for key, value in self.headers.items()},
         )
         with self.server.lock:
+            self.server.arrived.append(received.event["id"])
             failing = self.server.fail_next > 0
             self.server.fail_next -= 1 if failing else 0
             delay = self.server.delay_seconds
