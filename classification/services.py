@@ -29,6 +29,8 @@ from classification import breaker, keywords, llm, options, rules
 from classification.keywords import info
 from classification.learned import runtime as learned
 from classification.models import Category, Classification, FallbackReason
+from customers import context as customer_context
+from customers import rules as customer_rules
 from events import outbox
 from events.models import EventType
 from supportintel import logcontext
@@ -87,6 +89,7 @@ _CHAIN_FIELDS = (
     "customer_email",
     "options",
     "classification_source",
+    "customer_id",
     "created",
     "status_changed",
 )
@@ -122,6 +125,16 @@ class _Chain:
         self._choices: tuple[list[llm.CategoryChoice], list[str]] | None = None
         self._over_budget: bool | None = None
         self._learned: tuple[learned.ActiveModel | None] | None = None
+        # Each ticket's customer context (ticket id → context), read for the whole chunk before the chain runs.
+        self.customers: dict[int, customer_context.CustomerContext] = {}
+        self.customer_rules = customer_rules.Rules.from_settings()
+
+    def read_customers(self, tickets: Sequence[Ticket]) -> None:
+        self.customers = customer_context.for_tickets(tickets)
+
+    def prompt_context(self, ticket: Ticket) -> dict[str, Any] | None:
+        found = self.customers.get(ticket.pk)
+        return found.prompt_block() if found is not None and settings.CUSTOMER_CONTEXT_IN_PROMPT else None
 
     def calls_llm(self) -> bool:
         """Whether the chain would call the LLM now: configured, the daily budget not spent, and the breaker
@@ -313,7 +326,14 @@ def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) ->
     try:
         result = breaker.call(
             lambda: llm.classify(
-                ticket.subject, ticket.body, ticket.declared_priority, categories, teams, options=chosen, given=given
+                ticket.subject,
+                ticket.body,
+                ticket.declared_priority,
+                categories,
+                teams,
+                options=chosen,
+                given=given,
+                customer=chain.prompt_context(ticket),
             )
         )
     except pybreaker.CircuitBreakerError as exc:
@@ -329,6 +349,31 @@ def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) ->
     if given is not None and given.entities:
         outcome.entities = keywords.merge_entities(given.entities, outcome.entities)
     return finish(outcome, ticket, chain.rules)
+
+
+def _with_customer(ticket: Ticket, outcome: Outcome, chain: _Chain) -> Outcome:
+    """The customer rules (customers.rules) on the chain's answer: priority floors for VIPs and plans, risk
+    for repeat contacts. The explanation records the context and what it changed; the reasoning says so."""
+    found = chain.customers.get(ticket.pk)
+    if found is None or outcome.source == Source.HUMAN:
+        return outcome
+    result = customer_rules.apply(
+        outcome.priority, outcome.risk, outcome.team, found.facts(outcome.category), chain.customer_rules
+    )
+    outcome.priority, outcome.risk, outcome.team = result.priority, result.risk, result.team
+    outcome.explanation["customer"] = {
+        **found.summary(),
+        "repeats_same_category": found.repeats(outcome.category),
+        "in_prompt": outcome.source == Source.LLM and chain.prompt_context(ticket) is not None,
+        "changes": result.changes,
+    }
+    if result.changes:
+        outcome.reasoning = f"{outcome.reasoning} {customer_rules.sentence(result.changes)}".strip()
+    return outcome
+
+
+def _run_chain_for_customer(ticket: Ticket, chain: _Chain) -> Outcome:
+    return _with_customer(ticket, _run_chain(ticket, chain), chain)
 
 
 def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = None) -> Outcome:
@@ -495,7 +540,7 @@ def _run_chain_on_llm_thread(
     def run() -> Outcome:
         logcontext.bind(ticket_id=ticket.pk)  # the task's request and task ids, and this ticket's
         try:
-            return _run_chain(ticket, chain, given)
+            return _with_customer(ticket, _run_chain(ticket, chain, given), chain)
         finally:
             # The breaker's database storage (without Redis) opens a connection on this thread: like a
             # request's, it is dropped once broken or older than DB_CONN_MAX_AGE.
@@ -549,6 +594,7 @@ def _classify_claimed(
     tickets: list[Ticket], claimed_at: datetime, deadline: float | None
 ) -> tuple[list[Classification], list[int]]:
     chain = _Chain()
+    chain.read_customers(tickets)  # two aggregate queries for the chunk, and the customers seen for the first time
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
     if chain.learned is not None:
@@ -563,7 +609,7 @@ def _classify_claimed(
             logger.warning("%d tickets released unfinished: the task's time limit is near", len(rest))
             stored += _persist(claimed_at, pending) if pending else []
             return stored, rest
-        pending.append((ticket, _run_chain(ticket, chain)))
+        pending.append((ticket, _run_chain_for_customer(ticket, chain)))
         if time.monotonic() - written >= _PERSIST_EVERY_SECONDS:
             stored += _persist(claimed_at, pending)
             pending, written = [], time.monotonic()

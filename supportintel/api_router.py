@@ -7,6 +7,7 @@ from rest_framework.routers import APIRootView, DefaultRouter
 from audit.api.views import AuditEntryViewSet
 from classification.api.views import BreakerViewSet, CategoryViewSet
 from classification.api.workflow import WorkflowViewSet
+from customers.api.views import CustomerViewSet
 from events.api.views import WebhookViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
@@ -29,4 +30,5 @@ router.register("breaker", BreakerViewSet, basename="breaker")
 router.register("stats", StatsViewSet, basename="stats")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("workflow", WorkflowViewSet, basename="workflow")
+router.register("customers", CustomerViewSet, basename="customer")
 router.register("webhooks", WebhookViewSet, basename="webhook")

@@ -78,6 +78,23 @@ def env_prices(name: str, default: str) -> dict[str, tuple[float, float]]:
     )
 
 
+PRIORITY_NAMES = ("low", "medium", "high", "critical")
+
+
+def env_floors(name: str, default: list[str]) -> dict[str, str]:
+    """`plan:priority` pairs, comma-separated (`enterprise:high,pro:medium`): plan names in lower case."""
+    floors = {}
+    for pair in env_list(name, default):
+        plan, _, floor = pair.partition(":")
+        plan, floor = plan.strip().lower(), floor.strip().lower()
+        if not plan or floor not in PRIORITY_NAMES:
+            raise ImproperlyConfigured(
+                f"{name} must be plan:priority pairs (priority one of {PRIORITY_NAMES}), got {pair!r}"
+            )
+        floors[plan] = floor
+    return floors
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -454,6 +471,18 @@ LEARNED_TARGET_PRECISION = env_float("LEARNED_TARGET_PRECISION", 0.9)
 LEARNED_MIN_CONFIDENCE = env_float("LEARNED_MIN_CONFIDENCE", 0.5)
 # The dashboard's CSV export streams at most this many tickets; a filter matching more is refused.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
+
+# Customer rules (customers/rules.py; shown to admins on the customers page). A VIP's ticket, and a ticket from
+# a customer on a listed plan ("plan:priority,…"), is at least that priority; a customer's Nth ticket on the
+# same category within 30 days raises its risk by the boost. Empty floors or 0 turn a rule off.
+CUSTOMER_VIP_PRIORITY_FLOOR = env_str("CUSTOMER_VIP_PRIORITY_FLOOR", "high")
+if CUSTOMER_VIP_PRIORITY_FLOOR not in ("", *PRIORITY_NAMES):
+    raise ImproperlyConfigured(f"CUSTOMER_VIP_PRIORITY_FLOOR must be one of {', '.join(PRIORITY_NAMES)} or empty")
+CUSTOMER_PLAN_PRIORITY_FLOORS = env_floors("CUSTOMER_PLAN_PRIORITY_FLOORS", ["enterprise:high"])
+CUSTOMER_REPEAT_CONTACTS = env_int("CUSTOMER_REPEAT_CONTACTS", 3)
+CUSTOMER_REPEAT_RISK_BOOST = env_float("CUSTOMER_REPEAT_RISK_BOOST", 0.2)
+# The LLM's prompt carries a short customer context (plan, VIP, counts, recent categories and sentiments).
+CUSTOMER_CONTEXT_IN_PROMPT = env_bool("CUSTOMER_CONTEXT_IN_PROMPT", True)
 
 # Events out (events/): signed webhooks from the outbox. Each attempt waits this long at most for a receiver.
 EVENTS_DELIVERY_TIMEOUT_SECONDS = env_float("EVENTS_DELIVERY_TIMEOUT_SECONDS", 5.0)

@@ -39,7 +39,7 @@ def test_a_user_without_any_ticket_permission_is_refused(outsider, url):
 def test_an_agent_with_ticket_permissions_only_reads_the_root_the_breaker_and_the_taxonomy(agent):
     client = _client_for(agent)
     root = set(client.get("/api/v1/").json())
-    assert root == {"tickets", "categories", "breaker", "stats", "audit", "webhooks"}
+    assert root == {"tickets", "categories", "breaker", "stats", "audit", "customers", "webhooks"}
     assert client.get("/api/v1/breaker/").json()["state"] == "closed"
     slugs = [category["slug"] for category in client.get("/api/v1/categories/").json()]
     assert "billing" in slugs and "technical" in slugs

@@ -40,6 +40,8 @@ PAGES = [
     ("review", "/review/", ["#review-rows tbody button:has-text('Confirm')", "text=Confirm selected"]),
     ("failed", "/failed/", ["tbody button:has-text('Retry')", "text=Retry all"]),
     ("me", "/me/", ["#id_team"]),
+    ("customers", "/customers/", ["text=Rules the classification applies", "text=Filter"]),
+    ("customer", "/customers/{customer}/", ["text=All their tickets", ".trend"]),
 ]
 
 
@@ -58,13 +60,29 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
     return None
 
 
+def _regular_customer(ticket: Ticket) -> str:
+    """The ticket's customer, a VIP on the enterprise plan with three earlier tickets: the panel at its fullest."""
+    from customers.models import Customer, key_for
+
+    earlier = Ticket.objects.filter(status="classified").exclude(pk=ticket.pk).order_by("id")[:3]
+    Ticket.objects.filter(pk__in=list(earlier.values_list("pk", flat=True))).update(
+        customer_id=ticket.customer_id, customer_email=ticket.customer_email
+    )
+    key = key_for(ticket.customer_id, ticket.customer_email)
+    Customer.objects.filter(key=key).update(
+        vip=True, plan="enterprise", organisation="Acme", attributes={"region": "EU"}
+    )
+    return key
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
     ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
+    customer = _regular_customer(ticket)
     problems: list[str] = []
     for name, path, actions in PAGES:
-        page.goto(page.base + path.format(ticket=ticket.pk))
+        page.goto(page.base + path.format(ticket=ticket.pk, customer=customer))
         page.wait_for_load_state("networkidle")
         overflow = sideways_overflow(page)
         if overflow:
