@@ -400,6 +400,8 @@ CELERY_TASK_ROUTES = {
 # worker keeps its connections instead, as the web process does: supportintel.celery_app closes them
 # around each task only when broken or older than DB_CONN_MAX_AGE (and the fixup every 1,000 tasks).
 CELERY_DB_REUSE_MAX = 1000
+# How often beat relays the outbox to webhook deliveries (events.tasks.relay_events_task): the floor of their lag.
+EVENTS_RELAY_INTERVAL_SECONDS = env_float("EVENTS_RELAY_INTERVAL_SECONDS", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-tickets": {
         "task": "classification.sweep_stuck_tickets",
@@ -409,10 +411,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.recover_outage_tickets",
         "schedule": env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120),
     },
-    "relay-events": {
-        "task": "events.relay",
-        "schedule": env_float("EVENTS_RELAY_INTERVAL_SECONDS", 2.0),
-    },
+    "relay-events": {"task": "events.relay", "schedule": EVENTS_RELAY_INTERVAL_SECONDS},
     "prune-events": {"task": "events.prune", "schedule": 3600},
     "retrain-learned-classifier": {
         "task": "classification.retrain_learned",
