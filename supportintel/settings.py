@@ -339,6 +339,9 @@ SPECTACULAR_SETTINGS = {
         "WorkStateEnum": "tickets.models.WorkState",
         "ReplyToneEnum": "classification.models.ReplyTone",
         "StateFilterEnum": "tickets.filters.STATE_CHOICES",
+        "StatusEnum": "tickets.models.Status",
+        "DeliveryStatusEnum": "events.models.DeliveryStatus",
+        "EventTypeEnum": "events.models.EventType",
     },
 }
 

@@ -71,10 +71,10 @@ class CustomerRowSerializer(CustomerSerializer):
         read_only_fields = ["created", "updated"]
 
 
-class BulkSerializer(serializers.Serializer):
+class CustomerBulkSerializer(serializers.Serializer):
     customers = CustomerRowSerializer(many=True, allow_empty=False, max_length=BULK_MAX)  # type: ignore[call-arg]  # ListSerializer takes it
 
 
-class BulkResultSerializer(serializers.Serializer):
+class CustomerBulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()

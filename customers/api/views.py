@@ -11,7 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers import services
-from customers.api.serializers import BulkResultSerializer, BulkSerializer, CustomerDetailSerializer, CustomerSerializer
+from customers.api.serializers import (
+    CustomerBulkResultSerializer,
+    CustomerBulkSerializer,
+    CustomerDetailSerializer,
+    CustomerSerializer,
+)
 from customers.context import for_customer
 from customers.models import Customer
 
@@ -75,11 +80,11 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(CustomerSerializer(customer).data, status=code)
 
-    @extend_schema(request=BulkSerializer, responses=BulkResultSerializer)
-    @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
+    @extend_schema(request=CustomerBulkSerializer, responses=CustomerBulkResultSerializer)
+    @action(detail=False, methods=["post"], serializer_class=CustomerBulkSerializer)
     def bulk(self, request: Request) -> Response:
         """Create or update up to 1,000 customers in one transaction (all or nothing)."""
-        serializer = BulkSerializer(data=request.data)
+        serializer = CustomerBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created, updated = services.upsert_many(serializer.validated_data["customers"], actor=request.user)  # type: ignore[arg-type]
         return Response({"created": created, "updated": updated})

@@ -10,7 +10,12 @@ from events.models import Delivery, DeliveryStatus, EventType, WebhookSubscripti
 
 class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     events = serializers.MultipleChoiceField(choices=EventType.choices, allow_empty=False)
-    categories = serializers.MultipleChoiceField(choices=[], required=False, allow_empty=True)
+    categories = serializers.ListField(
+        child=serializers.SlugField(max_length=50),
+        required=False,
+        max_length=100,
+        help_text="Only tickets of these categories (slugs; empty: every category).",
+    )
     secret = serializers.CharField(
         write_only=True,
         required=False,
@@ -45,9 +50,11 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
             "updated",
         ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["categories"].choices = category_choices()  # type: ignore[attr-defined]  # a MultipleChoiceField
+    def validate_categories(self, slugs: list[str]) -> list[str]:
+        unknown = sorted(set(slugs) - {slug for slug, _ in category_choices()})
+        if unknown:
+            raise serializers.ValidationError(f"Not categories of the taxonomy: {', '.join(unknown)}.")
+        return slugs
 
     def validate_url(self, url: str) -> str:
         if not url.startswith(("http://", "https://")):
@@ -58,7 +65,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         values = super().to_internal_value(data)
         for name in ("events", "categories"):
             if name in values:
-                values[name] = sorted(values[name])  # JSON lists, in a stable order
+                values[name] = sorted(set(values[name]))  # JSON lists, in a stable order
         return values
 
     def to_representation(self, instance: WebhookSubscription) -> dict[str, Any]:
