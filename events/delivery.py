@@ -104,10 +104,12 @@ def _succeeded(delivery: Delivery, answer: Answer, claimed_at: datetime, now: da
         claimed_at=None,
         queued_at=None,
     )
-    # Only a subscription that was failing is written to (a steady stream of successes writes nothing here).
-    WebhookSubscription.objects.filter(pk=delivery.subscription_id, consecutive_failures__gt=0).update(
-        consecutive_failures=0, failing_since=None
-    )
+    # Only a subscription that was failing (as read with the claim) is written to: a steady stream of successes
+    # costs no query here. A failure recorded meanwhile by another task is reset by its next success.
+    if delivery.subscription.consecutive_failures:
+        WebhookSubscription.objects.filter(pk=delivery.subscription_id).update(
+            consecutive_failures=0, failing_since=None
+        )
 
 
 def _failed(delivery: Delivery, answer: Answer, claimed_at: datetime, now: datetime) -> None:

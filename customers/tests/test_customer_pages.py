@@ -89,3 +89,16 @@ def test_import_rejects_the_whole_file_for_one_bad_row(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="1 of 2 rows rejected"):
         call_command("import_customers", str(path), verbosity=0)
     assert not Customer.objects.exists()
+
+
+def test_admin_shows_the_rules_and_audits_a_change(admin_client: Client) -> None:
+    customer = CustomerFactory.create(key="c-5", name="Cat")
+    listing = admin_client.get("/admin/customers/customer/").content.decode()
+    assert "A VIP customer&#x27;s ticket is at least high priority." in listing
+    form = {"key": "c-5", "name": "Cat", "plan": "enterprise", "vip": "on", "attributes": "{}"}
+    assert admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", form).status_code == 302
+    customer.refresh_from_db()
+    assert (customer.plan, customer.vip) == ("enterprise", True)
+    from audit.models import AuditEntry
+
+    assert set(AuditEntry.objects.get(action="customer.changed").detail["fields"]) >= {"plan", "vip"}
