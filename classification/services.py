@@ -411,7 +411,7 @@ def current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _event_detail(outcome: Outcome) -> dict[str, Any]:
+def event_detail(outcome: Outcome) -> dict[str, Any]:
     """What a ticket.classified or ticket.corrected event records of the classification (events.schemas)."""
     return {
         "classification": {
@@ -443,9 +443,7 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
         )
         Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
         # ticket.classified, in the same transaction as the classification it reports.
-        outbox.record(
-            EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [_event_detail(o) for _, o in kept], now=now
-        )
+        outbox.record(EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [event_detail(o) for _, o in kept], now=now)
     for ticket, _ in results:
         if ticket.pk not in ours:
             logger.warning("ticket %s: claim taken over (corrected, or by another worker); result dropped", ticket.pk)
@@ -734,7 +732,7 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
             EventType.TICKET_CORRECTED,
             [row.ticket_id for row in rows],
             [
-                {**_event_detail(_as_outcome(row)), "author": by, "replaced_category": row.replaced_category}
+                {**event_detail(_as_outcome(row)), "author": by, "replaced_category": row.replaced_category}
                 for row in rows
             ],
             now=now,

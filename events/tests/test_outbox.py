@@ -63,3 +63,13 @@ def test_resolving_writes_ticket_resolved_and_reopening_does_not(agent: Any) -> 
     workflow.change_state([ticket.pk], WorkState.RESOLVED, actor=agent)
     workflow.change_state([ticket.pk], WorkState.OPEN, actor=agent)
     assert list(Event.objects.values_list("type", "detail")) == [("ticket.resolved", {"resolved_by": "agent"})]
+
+
+def test_a_ticket_stored_by_the_process_endpoint_writes_created_and_classified() -> None:
+    from classification import triage
+
+    answer = triage.triage({"subject": "Refund", "body": "I was charged twice"})
+    ticket, created = triage.store({"subject": "Refund", "body": "I was charged twice"}, answer.outcome)
+    assert created
+    rows = list(Event.objects.filter(ticket=ticket).order_by("type").values_list("type", flat=True))
+    assert rows == ["ticket.classified", "ticket.created"]
