@@ -5,14 +5,17 @@ with the reason."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
 import random
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -50,34 +53,65 @@ def body_of(delivery: Delivery) -> bytes:
     return json.dumps(delivery.event.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _headers(delivery: Delivery, body: bytes) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        signing.SIGNATURE_HEADER: signing.header(delivery.subscription.secret, body),
+        "X-SupportIntel-Event": delivery.event.type,
+        "X-SupportIntel-Event-Id": str(delivery.event_id),
+        "X-SupportIntel-Delivery": str(delivery.pk),
+    }
+
+
+def _shutdown(connection: http.client.HTTPConnection) -> None:
+    # Unblocks the thread waiting on this socket (it then raises OSError).
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _post(delivery: Delivery) -> Answer:
+    """One POST, over within EVENTS_DELIVERY_TIMEOUT_SECONDS in all: the socket timeout bounds each read, and a
+    watchdog shuts the socket at the deadline, so a receiver trickling its answer byte by byte cannot hold
+    the worker longer either."""
     body = body_of(delivery)
-    request = urllib.request.Request(
-        delivery.subscription.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            signing.SIGNATURE_HEADER: signing.header(delivery.subscription.secret, body),
-            "X-SupportIntel-Event": delivery.event.type,
-            "X-SupportIntel-Event-Id": str(delivery.event_id),
-            "X-SupportIntel-Delivery": str(delivery.pk),
-        },
-    )
+    url = urlsplit(delivery.subscription.url)
+    timeout = settings.EVENTS_DELIVERY_TIMEOUT_SECONDS
+    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(
-            request, timeout=settings.EVENTS_DELIVERY_TIMEOUT_SECONDS
-        ) as response:  # http(s) only: URLField
-            response.read(1024)
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        return Answer(False, exc.code, f"HTTP {exc.code}", _ms(started))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Answer(False, None, f"{type(exc).__name__}: {reason}"[:500], _ms(started))
-    return Answer(200 <= code < 300, code, "" if 200 <= code < 300 else f"HTTP {code}", _ms(started))
+        connection = connection_class(url.hostname or "", url.port, timeout=timeout)
+    except ValueError as exc:  # e.g. a port that is not a number
+        return Answer(False, None, f"bad URL: {exc}"[:500], _ms(started))
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _shutdown(connection)
+
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request("POST", path, body=body, headers=_headers(delivery, body))
+        response = connection.getresponse()
+        response.read(1024)
+        code = response.status
+    except (OSError, http.client.HTTPException) as exc:
+        late = expired.is_set() or isinstance(exc, TimeoutError)
+        error = f"no answer within {timeout:g} s" if late else f"{type(exc).__name__}: {exc}"
+        return Answer(False, None, error[:500], _ms(started))
+    finally:
+        watchdog.cancel()
+        connection.close()
+    if expired.is_set():
+        # The shutdown can read as the end of the answer (EOF after a status line): not an answer in time.
+        return Answer(False, None, f"no answer within {timeout:g} s", _ms(started))
+    ok = 200 <= code < 300
+    return Answer(ok, code, "" if ok else f"HTTP {code}", _ms(started))
 
 
 def _ms(started: float) -> int:

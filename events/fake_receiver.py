@@ -33,6 +33,8 @@ class FakeReceiver(ThreadingHTTPServer):
         self.arrived: list[str] = []
         self.fail_next = 0
         self.delay_seconds = 0.0
+        # Answer one header line every this many seconds, ten of them (a slow-loris receiver).
+        self.trickle_seconds = 0.0
         self.lock = threading.Lock()
 
     @property
@@ -75,6 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
             delay = self.server.delay_seconds
         if delay:
             time.sleep(delay)
+        if self.server.trickle_seconds:
+            self._trickle(self.server.trickle_seconds)
+            return
         code = 500 if failing else 200
         received.headers["answered"] = str(code)
         with self.server.lock:
@@ -83,6 +88,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+
+    def _trickle(self, every: float) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        self.wfile.flush()
+        for n in range(10):
+            time.sleep(every)
+            try:
+                self.wfile.write(f"X-Slow-{n}: yes\r\n".encode())
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+        self.wfile.write(b"Content-Length: 0\r\n\r\n")
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

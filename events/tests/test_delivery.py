@@ -104,7 +104,26 @@ def test_a_receiver_that_does_not_answer_costs_one_short_timeout(receiver: FakeR
     started = time.monotonic()
     assert _relay_and_deliver() == [False]
     assert time.monotonic() - started < 2
-    assert "timed out" in Delivery.objects.get().error
+    assert Delivery.objects.get().error == "no answer within 0.3 s"
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout(receiver: FakeReceiver, settings: Any) -> None:
+    settings.EVENTS_DELIVERY_TIMEOUT_SECONDS = 0.5
+    receiver.trickle_seconds = 0.2  # a header line every 0.2 s: each read is quick, the answer takes 2 s
+    WebhookSubscriptionFactory.create(url=receiver.url)
+    tickets.create_ticket({"subject": "x"})
+    started = time.monotonic()
+    assert _relay_and_deliver() == [False]
+    assert time.monotonic() - started < 1.5
+    assert Delivery.objects.get().error == "no answer within 0.5 s"
+
+
+def test_an_unreachable_receiver_is_a_failed_attempt(settings: Any) -> None:
+    WebhookSubscriptionFactory.create(url="http://127.0.0.1:9/hook")  # discard port: nothing listens
+    tickets.create_ticket({"subject": "x"})
+    assert _relay_and_deliver() == [False]
+    row = Delivery.objects.get()
+    assert row.response_code is None and row.error.startswith("ConnectionRefusedError")
 
 
 def test_a_claimed_delivery_is_not_sent_twice_until_its_claim_goes_stale(receiver: FakeReceiver) -> None:
