@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from events import signing
-from events.models import Delivery, DeliveryStatus, WebhookSubscription
+from events.models import Delivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,7 @@ class Answer:
 
 def _claim(delivery_id: int, now: datetime) -> Delivery | None:
     stale = now - timedelta(seconds=settings.EVENTS_CLAIM_STALE_SECONDS)
-    claimed = (
-        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
-        .update(claimed_at=now)
-    )
+    claimed = Delivery.objects.filter(pk=delivery_id).claim(now=now, stale_before=stale)
     if not claimed:
         return None
     return Delivery.objects.select_related("event", "subscription").filter(pk=delivery_id).first()
@@ -128,15 +124,8 @@ def backoff(attempts: int) -> float:
 
 
 def _succeeded(delivery: Delivery, answer: Answer, claimed_at: datetime, now: datetime) -> None:
-    Delivery.objects.filter(pk=delivery.pk, claimed_at=claimed_at).update(
-        status=DeliveryStatus.SUCCEEDED,
-        attempts=F("attempts") + 1,
-        response_code=answer.code,
-        error="",
-        latency_ms=answer.latency_ms,
-        delivered_at=now,
-        claimed_at=None,
-        queued_at=None,
+    Delivery.objects.filter(pk=delivery.pk).succeed(
+        claimed_at=claimed_at, now=now, code=answer.code, latency_ms=answer.latency_ms
     )
     # Only a subscription that was failing (as read with the claim) is written to: a steady stream of successes
     # costs no query here. A failure recorded meanwhile by another task is reset by its next success.
@@ -149,15 +138,14 @@ def _succeeded(delivery: Delivery, answer: Answer, claimed_at: datetime, now: da
 def _failed(delivery: Delivery, answer: Answer, claimed_at: datetime, now: datetime) -> None:
     attempts = delivery.attempts + 1
     gives_up = now - delivery.created >= timedelta(seconds=settings.EVENTS_RETRY_FOR_SECONDS)
-    Delivery.objects.filter(pk=delivery.pk, claimed_at=claimed_at).update(
-        status=DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING,
+    Delivery.objects.filter(pk=delivery.pk).fail(
+        claimed_at=claimed_at,
         attempts=attempts,
-        response_code=answer.code,
-        error=answer.error[:500],
+        give_up=gives_up,
+        retry_at=now + timedelta(seconds=backoff(attempts)),
+        code=answer.code,
+        error=answer.error,
         latency_ms=answer.latency_ms,
-        next_attempt_at=now + timedelta(seconds=backoff(attempts)),
-        claimed_at=None,
-        queued_at=None,
     )
     subscriptions = WebhookSubscription.objects.filter(pk=delivery.subscription_id)
     subscriptions.filter(failing_since__isnull=True).update(failing_since=now)
@@ -192,7 +180,7 @@ def deliver(delivery_id: int) -> bool | None:
     if delivery is None:
         return None
     if not delivery.subscription.active:
-        Delivery.objects.filter(pk=delivery_id, claimed_at=now).update(claimed_at=None, queued_at=None)
+        Delivery.objects.filter(pk=delivery_id).release(claimed_at=now)
         return None
     answer = _post(delivery)
     done = timezone.now()

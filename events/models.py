@@ -105,6 +105,71 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Gave up"
 
 
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    """A delivery's state machine, the only code that writes its `status`:
+
+        pending --claim--> (claimed) --succeeded--> succeeded
+           ^                   '-------failed-----> pending (due later) | failed (given up)
+           '--------------------redeliver---------- any
+
+    Each transition is one conditional UPDATE; a claim is identified by its `claimed_at`, so a late writer
+    whose claim went stale and was taken over changes nothing."""
+
+    def claim(self, *, now: datetime, stale_before: datetime) -> int:
+        claimable = Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale_before)
+        return self.filter(claimable, status=DeliveryStatus.PENDING).update(claimed_at=now)
+
+    def release(self, *, claimed_at: datetime) -> int:
+        return self.filter(claimed_at=claimed_at).update(claimed_at=None, queued_at=None)
+
+    def succeed(self, *, claimed_at: datetime, now: datetime, code: int | None, latency_ms: int) -> int:
+        return self.filter(claimed_at=claimed_at).update(
+            status=DeliveryStatus.SUCCEEDED,
+            attempts=models.F("attempts") + 1,
+            response_code=code,
+            error="",
+            latency_ms=latency_ms,
+            delivered_at=now,
+            claimed_at=None,
+            queued_at=None,
+        )
+
+    def fail(
+        self,
+        *,
+        claimed_at: datetime,
+        attempts: int,
+        give_up: bool,
+        retry_at: datetime,
+        code: int | None,
+        error: str,
+        latency_ms: int,
+    ) -> int:
+        return self.filter(claimed_at=claimed_at).update(
+            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+            attempts=attempts,
+            response_code=code,
+            error=error[:500],
+            latency_ms=latency_ms,
+            next_attempt_at=retry_at,
+            claimed_at=None,
+            queued_at=None,
+        )
+
+    def redeliver(self, *, now: datetime) -> int:
+        """Pending again and due at once, whatever the status (a person asked)."""
+        return self.update(status=DeliveryStatus.PENDING, next_attempt_at=now, queued_at=None, claimed_at=None)
+
+    def due(self, *, now: datetime, stale_before: datetime) -> DeliveryQuerySet:
+        """Pending, due, for an active subscription, and no message out for it (or one lost long ago)."""
+        return self.filter(
+            Q(queued_at__isnull=True) | Q(queued_at__lt=stale_before),
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now,
+            subscription__active=True,
+        )
+
+
 class Delivery(models.Model):
     """One event for one subscription: its attempts so far and the last answer. A pending delivery is
     published by the relay once due (`next_attempt_at`), claimed by the task that sends it, and either
@@ -126,6 +191,8 @@ class Delivery(models.Model):
     updated = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DeliveryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created", "-id"]
         constraints = [
@@ -143,11 +210,3 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
-
-    @property
-    def lag(self) -> float | None:
-        """Seconds from the change to its delivery."""
-        if self.delivered_at is None:
-            return None
-        created: datetime = self.event.created
-        return (self.delivered_at - created).total_seconds()

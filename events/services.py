@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
@@ -98,12 +97,7 @@ def due_deliveries(now: datetime | None = None) -> list[int]:
     """Pending deliveries whose time has come and that no message is waiting for (never published, or
     published longer ago than a claim lives: the message or its worker was lost). Marked queued now."""
     now = now or timezone.now()
-    due = Delivery.objects.filter(
-        Q(queued_at__isnull=True) | Q(queued_at__lt=_stale(now)),
-        status=DeliveryStatus.PENDING,
-        next_attempt_at__lte=now,
-        subscription__active=True,
-    )
+    due = Delivery.objects.due(now=now, stale_before=_stale(now))
     with transaction.atomic():
         ids = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:PUBLISH_BATCH_SIZE])
         Delivery.objects.filter(pk__in=ids).update(queued_at=now)
@@ -115,9 +109,7 @@ def redeliver(delivery_ids: Sequence[int], *, actor: User | None = None) -> int:
     event keeps its id and body. Returns how many."""
     now = timezone.now()
     with transaction.atomic():
-        changed = Delivery.objects.filter(pk__in=list(delivery_ids)).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now, queued_at=None, claimed_at=None
-        )
+        changed = Delivery.objects.filter(pk__in=list(delivery_ids)).redeliver(now=now)
         if changed and actor is not None:
             audit.record(
                 Action.WEBHOOK_REDELIVERED,

@@ -51,7 +51,8 @@ def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
         return _create_unless_received(values)
     # Nothing to look up first: the ticket's INSERT and its outbox row's, committed together (or with the
     # caller's transaction), and the publish right after (on_commit runs at once outside a transaction).
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: nothing here recovers from a failed INSERT.
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.create(**values)
         outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=ticket.created)
     _received(ticket)

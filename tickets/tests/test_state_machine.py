@@ -136,7 +136,8 @@ def test_only_the_state_machine_writes_a_tickets_status():
             or "migrations" in relative.parts
         ):
             continue
-        if relative == Path("tickets/models.py"):
+        # The state machines' homes: the ticket's, and a webhook delivery's (its own `status`).
+        if relative in (Path("tickets/models.py"), Path("events/models.py")):
             continue
         offenders += [f"{relative}:{line}" for line in _writes_status(ast.parse(path.read_text()))]
     assert offenders == []
