@@ -21,6 +21,10 @@ from tickets.models import ACTIVE_STATES, Priority, Status, Ticket
 RECENT_SHOWN = 10
 SENTIMENTS_IN_PROMPT = 5
 SENTIMENT_SCORE = {"negative": -1, "neutral": 0, "positive": 1}
+# The recent-tickets query reads at most this many rows per customer of the chunk, on average: a customer
+# writing hundreds of times in 90 days must not make a chunk read them all (their repeat count then stops
+# there, far above any CUSTOMER_REPEAT_CONTACTS).
+RECENT_ROWS_PER_CUSTOMER = 50
 
 
 @dataclass
@@ -165,9 +169,8 @@ def _recent(keys: list[str], exclude: list[int], now: datetime) -> dict[str, lis
         .order_by("-created", "-id")
         .values_list("customer_key", "pk", "subject", "category", "sentiment", "priority", "created")
     )
-    # Bounded: a customer with thousands of tickets in 90 days must not make this query unbounded.
     recent: dict[str, list[RecentTicket]] = {}
-    for key, pk, subject, category, sentiment, priority, created in rows[: 200 * len(keys)]:
+    for key, pk, subject, category, sentiment, priority, created in rows[: RECENT_ROWS_PER_CUSTOMER * len(keys)]:
         recent.setdefault(key, []).append(RecentTicket(pk, subject, category, sentiment, priority, created))
     return recent
 
