@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-webhooks bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -84,6 +84,17 @@ bench: export SECURE_SSL_REDIRECT ?= 0
 bench: export STATIC_MANIFEST ?= 0
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench
+
+# Events out: 1,000 classified tickets' events delivered by a real worker to a real local receiver; throughput and
+# lag in bench/results/webhooks-<database>.json. Embedded default, or BENCH_DB=postgresql://… BENCH_REDIS=redis://….
+bench-webhooks: export ENV_FILE =
+bench-webhooks: export SECRET_KEY ?= insecure-bench-only-key
+bench-webhooks: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-webhooks: export SQLITE_PATH ?= $(CURDIR)/.data/bench/webhooks.sqlite3
+bench-webhooks: export SECURE_SSL_REDIRECT ?= 0
+bench-webhooks: export STATIC_MANIFEST ?= 0
+bench-webhooks: $(VENV)/.dev-installed
+	env $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.webhooks
 
 # The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
 bench-learned: export ENV_FILE =

@@ -232,7 +232,7 @@ def _purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("classification", "default"):
+        for queue in ("classification", "default", "events"):
             channel.queue_purge(queue)  # type: ignore[attr-defined]  # kombu's Channel has it
 
 
@@ -243,9 +243,15 @@ def celery_worker_process(
     """Start a real `celery worker` process on the configured broker and the test database."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(concurrency: int = 1, beat: bool = False, pool: str = "prefork", **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        concurrency: int = 1,
+        beat: bool = False,
+        pool: str = "prefork",
+        queues: str = "classification,default,events",
+        **env: str,
+    ) -> subprocess.Popen[bytes]:
         """`concurrency` pool processes (or threads, with `pool="threads"`); with `beat`, the worker also runs
-        the beat schedule (`-B`)."""
+        the beat schedule (`-B`); `queues`: the queues it consumes (every one by default)."""
         _purge_queues()
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
         log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -260,7 +266,7 @@ def celery_worker_process(
                 "supportintel",
                 "worker",
                 "-Q",
-                "classification,default",
+                queues,
                 "-c",
                 str(concurrency),
                 *schedule,

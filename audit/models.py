@@ -21,6 +21,12 @@ class Action(models.TextChoices):
     CATEGORY_DELETED = "category.deleted"
     TOKEN_CREATED = "token.created"
     TOKEN_DELETED = "token.deleted"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
+    CUSTOMER_CHANGED = "customer.changed"
+    CUSTOMERS_IMPORTED = "customers.imported"
 
 
 class AppendOnly(Exception):

@@ -29,6 +29,10 @@ from classification import breaker, keywords, llm, options, rules
 from classification.keywords import info
 from classification.learned import runtime as learned
 from classification.models import Category, Classification, FallbackReason
+from customers import context as customer_context
+from customers import rules as customer_rules
+from events import outbox
+from events.models import EventType
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
 
@@ -85,6 +89,7 @@ _CHAIN_FIELDS = (
     "customer_email",
     "options",
     "classification_source",
+    "customer_id",
     "created",
     "status_changed",
 )
@@ -122,6 +127,16 @@ class _Chain:
         self._over_budget: dict[str, bool] = {}
         self._learned: tuple[learned.ActiveModel | None] | None = None
         self.primary, self.fallback = llm.primary(), llm.fallback()
+        # Each ticket's customer context (ticket id → context), read for the whole chunk before the chain runs.
+        self.customers: dict[int, customer_context.CustomerContext] = {}
+        self.customer_rules = customer_rules.Rules.from_settings()
+
+    def read_customers(self, tickets: Sequence[Ticket]) -> None:
+        self.customers = customer_context.for_tickets(tickets)
+
+    def prompt_context(self, ticket: Ticket) -> dict[str, Any] | None:
+        found = self.customers.get(ticket.pk)
+        return found.prompt_block() if found is not None and settings.CUSTOMER_CONTEXT_IN_PROMPT else None
 
     def calls_llm(self) -> bool:
         """Whether the chain would call a model now: one configured, its daily budget not spent, and its breaker
@@ -337,6 +352,7 @@ def _ask(ticket: Ticket, chain: _Chain, endpoint: llm.Endpoint, given: llm.Given
                 options=chosen,
                 given=given,
                 endpoint=endpoint,
+                customer=chain.prompt_context(ticket),
             ),
             endpoint.name,
         )
@@ -376,6 +392,31 @@ def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) ->
     return _fallback_outcome(ticket, first.reason, first.detail, chain, given)
 
 
+def _with_customer(ticket: Ticket, outcome: Outcome, chain: _Chain) -> Outcome:
+    """The customer rules (customers.rules) on the chain's answer: priority floors for VIPs and plans, risk
+    for repeat contacts. The explanation records the context and what it changed; the reasoning says so."""
+    found = chain.customers.get(ticket.pk)
+    if found is None or outcome.source == Source.HUMAN:
+        return outcome
+    result = customer_rules.apply(
+        outcome.priority, outcome.risk, outcome.team, found.facts(outcome.category), chain.customer_rules
+    )
+    outcome.priority, outcome.risk, outcome.team = result.priority, result.risk, result.team
+    outcome.explanation["customer"] = {
+        **found.summary(),
+        "repeats_same_category": found.repeats(outcome.category),
+        "in_prompt": outcome.source in (Source.LLM, Source.LLM_FALLBACK) and chain.prompt_context(ticket) is not None,
+        "changes": result.changes,
+    }
+    if result.changes:
+        outcome.reasoning = f"{outcome.reasoning} {customer_rules.sentence(result.changes)}".strip()
+    return outcome
+
+
+def _run_chain_for_customer(ticket: Ticket, chain: _Chain) -> Outcome:
+    return _with_customer(ticket, _run_chain(ticket, chain), chain)
+
+
 def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = None) -> Outcome:
     """The chain for one ticket that is not claimed (nor perhaps saved), answered within `seconds`: the LLM
     call runs on this process's LLM threads, and if it has not answered by then the keyword rules answer
@@ -411,6 +452,23 @@ def current_fields(ticket: Ticket, outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def event_detail(outcome: Outcome) -> dict[str, Any]:
+    """What a ticket.classified or ticket.corrected event records of the classification (events.schemas)."""
+    return {
+        "classification": {
+            "source": outcome.source,
+            "category": outcome.category,
+            "priority": outcome.priority,
+            "sentiment": outcome.sentiment,
+            "risk": outcome.risk,
+            "team": outcome.team,
+            "confidence": outcome.confidence,
+            "fallback_reason": outcome.fallback_reason,
+            "customer_rules": [change["rule"] for change in outcome.explanation.get("customer", {}).get("changes", [])],
+        }
+    }
+
+
 def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> list[Classification]:
     """One transaction for any number of tickets: lock the ones whose claim is still ours, insert their
     history rows in one INSERT and their current fields in one UPDATE. A ticket whose claim was taken over
@@ -425,6 +483,8 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
             [Classification(ticket=ticket, created=now, **vars(outcome)) for ticket, outcome in kept]
         )
         Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
+        # ticket.classified, in the same transaction as the classification it reports.
+        outbox.record(EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [event_detail(o) for _, o in kept], now=now)
     for ticket, _ in results:
         if ticket.pk not in ours:
             logger.warning("ticket %s: claim taken over (corrected, or by another worker); result dropped", ticket.pk)
@@ -519,7 +579,7 @@ def _run_chain_on_llm_thread(
     def run() -> Outcome:
         logcontext.bind(ticket_id=ticket.pk)  # the task's request and task ids, and this ticket's
         try:
-            return _run_chain(ticket, chain, given)
+            return _with_customer(ticket, _run_chain(ticket, chain, given), chain)
         finally:
             # The breaker's database storage (without Redis) opens a connection on this thread: like a
             # request's, it is dropped once broken or older than DB_CONN_MAX_AGE.
@@ -573,6 +633,7 @@ def _classify_claimed(
     tickets: list[Ticket], claimed_at: datetime, deadline: float | None
 ) -> tuple[list[Classification], list[int]]:
     chain = _Chain()
+    chain.read_customers(tickets)  # two aggregate queries for the chunk, and the customers seen for the first time
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
     if chain.learned is not None:
@@ -587,7 +648,7 @@ def _classify_claimed(
             logger.warning("%d tickets released unfinished: the task's time limit is near", len(rest))
             stored += _persist(claimed_at, pending) if pending else []
             return stored, rest
-        pending.append((ticket, _run_chain(ticket, chain)))
+        pending.append((ticket, _run_chain_for_customer(ticket, chain)))
         if time.monotonic() - written >= _PERSIST_EVERY_SECONDS:
             stored += _persist(claimed_at, pending)
             pending, written = [], time.monotonic()
@@ -676,6 +737,20 @@ def _correction(
     )
 
 
+def _as_outcome(row: Classification) -> Outcome:
+    return Outcome(
+        source=row.source,
+        category=row.category,
+        priority=row.priority,
+        sentiment=row.sentiment,
+        risk=row.risk,
+        team=row.team,
+        confidence=row.confidence,
+        summary="",
+        suggested_reply="",
+    )
+
+
 def record_corrections(ticket_ids: Sequence[int], author: User | None, values: dict[str, str]) -> list[Classification]:
     """People's classifications of many tickets at once (the list's bulk actions, confirming several in
     review, a labeled import with no author): one history row each with its author, and each becomes its
@@ -693,6 +768,16 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
             if (values.get("category") or t.category) in teams
         ]
         Classification.objects.bulk_create(rows)
+        by = author.get_username() if author is not None else None
+        outbox.record(
+            EventType.TICKET_CORRECTED,
+            [row.ticket_id for row in rows],
+            [
+                {**event_detail(_as_outcome(row)), "author": by, "replaced_category": row.replaced_category}
+                for row in rows
+            ],
+            now=now,
+        )
         groups: dict[tuple[str, str, str, str], list[int]] = {}
         for row in rows:
             groups.setdefault((row.category, row.priority, row.sentiment, row.team), []).append(row.ticket_id)

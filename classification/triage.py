@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from classification import llm, services
 from classification.models import Classification
+from events import outbox
+from events.models import EventType
 from tickets.models import INPUT_FIELDS, Status, Ticket
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ def store(values: Mapping[str, Any], outcome: services.Outcome) -> tuple[Ticket,
         with transaction.atomic():
             ticket.save(force_insert=True)
             Classification.objects.create(ticket=ticket, created=now, **vars(outcome))
+            outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=now)
+            outbox.record(EventType.TICKET_CLASSIFIED, [ticket.pk], [services.event_detail(outcome)], now=now)
     except IntegrityError:
         existing = Ticket.objects.filter(channel=ticket.channel, external_id=ticket.external_id).first()
         if not ticket.external_id or existing is None:

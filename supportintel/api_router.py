@@ -8,6 +8,8 @@ from analysis.api.views import AnalysisRunViewSet
 from audit.api.views import AuditEntryViewSet
 from classification.api.views import BreakerViewSet, CategoryViewSet
 from classification.api.workflow import WorkflowViewSet
+from customers.api.views import CustomerViewSet
+from events.api.views import WebhookViewSet
 from incidents.api.views import DuplicateViewSet, IncidentViewSet, SimilarTicketViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
@@ -34,3 +36,5 @@ router.register("analyses", AnalysisRunViewSet, basename="analysis")
 router.register(r"tickets/(?P<ticket_pk>[0-9]+)/similar", SimilarTicketViewSet, basename="ticket-similar")
 router.register(r"tickets/(?P<ticket_pk>[0-9]+)/duplicate", DuplicateViewSet, basename="ticket-duplicate")
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("webhooks", WebhookViewSet, basename="webhook")

@@ -79,6 +79,23 @@ def env_prices(name: str, default: str) -> dict[str, tuple[float, float]]:
     )
 
 
+PRIORITY_NAMES = ("low", "medium", "high", "critical")
+
+
+def env_floors(name: str, default: list[str]) -> dict[str, str]:
+    """`plan:priority` pairs, comma-separated (`enterprise:high,pro:medium`): plan names in lower case."""
+    floors = {}
+    for pair in env_list(name, default):
+        plan, _, floor = pair.partition(":")
+        plan, floor = plan.strip().lower(), floor.strip().lower()
+        if not plan or floor not in PRIORITY_NAMES:
+            raise ImproperlyConfigured(
+                f"{name} must be plan:priority pairs (priority one of {PRIORITY_NAMES}), got {pair!r}"
+            )
+        floors[plan] = floor
+    return floors
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -123,6 +140,8 @@ INSTALLED_APPS = [
     "analysis",
     "search",
     "incidents",
+    "customers",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -331,6 +350,8 @@ SPECTACULAR_SETTINGS = {
         "AnalysisRunStatusEnum": "analysis.models.RunStatus",
         "AnalysisRunTriggerEnum": "analysis.models.Trigger",
         "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "DeliveryStatusEnum": "events.models.DeliveryStatus",
+        "EventTypeEnum": "events.models.EventType",
     },
 }
 
@@ -385,12 +406,16 @@ CELERY_TASK_ROUTES = {
     "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
     "incidents.process_classified": {"queue": "classification"},
+    # Webhook deliveries wait on other systems: their own queue and workers, never the classification ones.
+    "events.deliver": {"queue": "events"},
 }
 # Celery's Django fixup closes the database connection before and after every task unless this is set,
 # so each ticket paid for a new PostgreSQL connection (a server process forked, the session set up). The
 # worker keeps its connections instead, as the web process does: supportintel.celery_app closes them
 # around each task only when broken or older than DB_CONN_MAX_AGE (and the fixup every 1,000 tasks).
 CELERY_DB_REUSE_MAX = 1000
+# How often beat relays the outbox to webhook deliveries (events.tasks.relay_events_task): the floor of their lag.
+EVENTS_RELAY_INTERVAL_SECONDS = env_float("EVENTS_RELAY_INTERVAL_SECONDS", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-tickets": {
         "task": "classification.sweep_stuck_tickets",
@@ -400,6 +425,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classification.recover_outage_tickets",
         "schedule": env_int("LLM_RECOVERY_INTERVAL_SECONDS", 120),
     },
+    "relay-events": {"task": "events.relay", "schedule": EVENTS_RELAY_INTERVAL_SECONDS},
+    "prune-events": {"task": "events.prune", "schedule": 3600},
     "retrain-learned-classifier": {
         "task": "classification.retrain_learned",
         "schedule": env_int("LEARNED_RETRAIN_CHECK_SECONDS", 300),
@@ -503,6 +530,34 @@ INCIDENT_SIMILARITY = env_float("INCIDENT_SIMILARITY", 0.5)
 INCIDENT_PRIORITY_FLOOR = env_str("INCIDENT_PRIORITY_FLOOR", "high")
 if INCIDENT_PRIORITY_FLOOR not in ("critical", "high", "medium", "low", ""):
     raise ImproperlyConfigured("INCIDENT_PRIORITY_FLOOR must be critical, high, medium, low or empty (none)")
+# Customer rules (customers/rules.py; shown to admins on the customers page). A VIP's ticket, and a ticket from
+# a customer on a listed plan ("plan:priority,…"), is at least that priority; a customer's Nth ticket on the
+# same category within 30 days raises its risk by the boost. Empty floors or 0 turn a rule off.
+CUSTOMER_VIP_PRIORITY_FLOOR = env_str("CUSTOMER_VIP_PRIORITY_FLOOR", "high")
+if CUSTOMER_VIP_PRIORITY_FLOOR not in ("", *PRIORITY_NAMES):
+    raise ImproperlyConfigured(f"CUSTOMER_VIP_PRIORITY_FLOOR must be one of {', '.join(PRIORITY_NAMES)} or empty")
+CUSTOMER_PLAN_PRIORITY_FLOORS = env_floors("CUSTOMER_PLAN_PRIORITY_FLOORS", ["enterprise:high"])
+CUSTOMER_REPEAT_CONTACTS = env_int("CUSTOMER_REPEAT_CONTACTS", 3)
+CUSTOMER_REPEAT_RISK_BOOST = env_float("CUSTOMER_REPEAT_RISK_BOOST", 0.2)
+# The LLM's prompt carries a short customer context (plan, VIP, counts, recent categories and sentiments).
+CUSTOMER_CONTEXT_IN_PROMPT = env_bool("CUSTOMER_CONTEXT_IN_PROMPT", True)
+
+# Events out (events/): signed webhooks from the outbox. Each attempt waits this long at most for a receiver.
+EVENTS_DELIVERY_TIMEOUT_SECONDS = env_float("EVENTS_DELIVERY_TIMEOUT_SECONDS", 5.0)
+# Retries: the wait doubles from the base up to the cap; a delivery is given up this long after its event.
+EVENTS_RETRY_BASE_SECONDS = env_float("EVENTS_RETRY_BASE_SECONDS", 10.0)
+EVENTS_RETRY_MAX_DELAY_SECONDS = env_float("EVENTS_RETRY_MAX_DELAY_SECONDS", 3600.0)
+EVENTS_RETRY_FOR_SECONDS = env_int("EVENTS_RETRY_FOR_SECONDS", 86400)
+# A delivery claimed (or published) longer ago than this belonged to a worker (or message) that was lost:
+# the relay publishes it again. Must exceed the delivery timeout.
+EVENTS_CLAIM_STALE_SECONDS = env_int("EVENTS_CLAIM_STALE_SECONDS", 60)
+if EVENTS_CLAIM_STALE_SECONDS <= EVENTS_DELIVERY_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("EVENTS_CLAIM_STALE_SECONDS must exceed EVENTS_DELIVERY_TIMEOUT_SECONDS")
+# A subscription is disabled after this many failed attempts in a row, failing for at least this long.
+EVENTS_DISABLE_AFTER_FAILURES = env_int("EVENTS_DISABLE_AFTER_FAILURES", 20)
+EVENTS_DISABLE_AFTER_SECONDS = env_int("EVENTS_DISABLE_AFTER_SECONDS", 43200)
+# Outbox rows and their delivery logs are kept this long.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 14)
 
 # LLM (the official openai client; OpenAI or any OpenAI-compatible server). Configured when either the
 # key or the base URL is set; otherwise the keyword classifier answers with reason `not_configured`.

@@ -8,6 +8,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from classification.taxonomy import category_choices, team_choices
@@ -42,6 +43,8 @@ def _team_choices() -> list[tuple[str, str]]:
 
 class TicketFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", max_length=200)
+    # A customer's key (customers.models.key_for): their customer id, or their email for tickets without one.
+    customer = django_filters.CharFilter(method="filter_customer", max_length=254)
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state", empty_label="Any")
     assignee = django_filters.ChoiceFilter(choices=_assignee_choices, method="filter_assignee", empty_label="Anyone")
     due = django_filters.ChoiceFilter(choices=DUE_CHOICES, method="filter_due", empty_label="Any time")
@@ -61,6 +64,7 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields = [
             "search",
+            "customer",
             "state",
             "assignee",
             "due",
@@ -104,6 +108,15 @@ class TicketFilter(django_filters.FilterSet):
             | Q(customer_name__icontains=value)
             | Q(customer_email__icontains=value)
         )
+
+    def filter_customer(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        """The customer's tickets: by customer id, or by email (any case) for tickets without one — the two
+        indexes `ticket_customer_id_idx` and `ticket_customer_email_idx`."""
+        value = value.strip()
+        if not value or "\x00" in value:
+            return queryset if not value else queryset.none()
+        by_email = Q(customer_id="", email_key=value.lower())
+        return queryset.annotate(email_key=Lower("customer_email")).filter(Q(customer_id=value) | by_email)
 
     def filter_state(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         if value == ACTIVE:

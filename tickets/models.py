@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 SUBJECT_MAX_LENGTH = 500
@@ -353,6 +354,12 @@ class Ticket(models.Model):
             ),
             # The sweep for tickets left queued or processing: WHERE status IN (...) AND status_changed < t.
             models.Index(fields=["status", "status_changed"], name="ticket_status_changed_idx"),
+            # A customer's tickets (customers.context: the context at classification, the customer page, the
+            # list's customer filter): by customer id, or by email in lower case for tickets without one.
+            models.Index(F("customer_id"), F("created"), condition=~Q(customer_id=""), name="ticket_customer_id_idx"),
+            models.Index(
+                Lower("customer_email"), F("created"), condition=Q(customer_id=""), name="ticket_customer_email_idx"
+            ),
             # The sweep's other half: tickets whose publish failed (a handful, only during broker outages).
             models.Index(fields=["status"], condition=Q(unpublished=True), name="ticket_unpublished_idx"),
             # The dashboard's default list (open and pending tickets, newest first) once most are resolved.

@@ -13,6 +13,8 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import Action
 from classification.tasks import publish_classification
+from events import outbox
+from events.models import EventType
 from tickets.models import INPUT_FIELDS, Status, Ticket
 
 logger = logging.getLogger(__name__)
@@ -47,9 +49,12 @@ def create_ticket(data: dict[str, Any]) -> tuple[Ticket, bool]:
     values = {key: data[key] for key in INPUT_FIELDS if key in data}
     if values.get("external_id"):
         return _create_unless_received(values)
-    # Nothing to look up first: one INSERT, committed on its own (or with the caller's transaction), and
-    # the publish right after it (on_commit runs at once outside a transaction).
-    ticket = Ticket.objects.create(**values)
+    # Nothing to look up first: the ticket's INSERT and its outbox row's, committed together (or with the
+    # caller's transaction), and the publish right after (on_commit runs at once outside a transaction).
+    # No savepoint inside a caller's transaction: nothing here recovers from a failed INSERT.
+    with transaction.atomic(savepoint=False):
+        ticket = Ticket.objects.create(**values)
+        outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=ticket.created)
     _received(ticket)
     return ticket, True
 
@@ -67,6 +72,7 @@ def _create_unless_received(values: dict[str, Any]) -> tuple[Ticket, bool]:
     try:
         with transaction.atomic():
             ticket = Ticket.objects.create(**values)
+            outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=ticket.created)
     except IntegrityError:
         # Another request saved the same external id between our check and our insert.
         existing = _existing(values.get("channel", "api"), values["external_id"])
@@ -124,6 +130,7 @@ def create_tickets_bulk(rows: Sequence[dict[str, Any]]) -> tuple[list[Ticket], l
         for row in new_rows
     ]
     created = Ticket.objects.bulk_create(tickets, batch_size=500)
+    outbox.record(EventType.TICKET_CREATED, [t.pk for t in created], now=now)
     enqueue_classification([t.pk for t in created])
     return created, list(duplicates.values())
 

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
-from tickets.models import STATE_TRANSITIONS, AgentProfile, Ticket, TicketChange
+from events import outbox
+from events.models import EventType
+from tickets.models import STATE_TRANSITIONS, AgentProfile, Ticket, TicketChange, WorkState
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ def change_state(ticket_ids: Sequence[int], state: str, *, actor: User | None, a
             )
             for pk, old in movable
         )
+        if changed and state == WorkState.RESOLVED:
+            by = actor.get_username() if actor is not None else (actor_name or None)
+            outbox.record(EventType.TICKET_RESOLVED, changed, [{"resolved_by": by} for _ in changed], now=now)
         if changed:
             target, detail = audit.tickets_target(changed)
             detail = {**detail, "state": state}

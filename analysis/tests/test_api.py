@@ -27,7 +27,7 @@ def test_post_starts_a_run_and_answers_202_with_its_status_url(
     run = AnalysisRun.objects.get()
     assert response["Location"].endswith(f"/api/v1/analyses/{run.pk}/")
     assert response.json()["status"] == "pending" and run.filters == {"category": "billing"}
-    assert run.trigger == "api" and run.started_by.username == "agent"
+    assert run.trigger == "api" and run.started_by is not None and run.started_by.username == "agent"
     assert published == [("plan", run.pk, None)]
 
 

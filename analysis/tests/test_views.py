@@ -21,7 +21,7 @@ def test_the_runs_page_starts_a_run_and_goes_to_its_page(agent_client, published
         )
     run = AnalysisRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/analysis/{run.pk}/"
-    assert run.filters == {"priority": "high"} and run.started_by.username == "agent"
+    assert run.filters == {"priority": "high"} and run.started_by is not None and run.started_by.username == "agent"
     page = agent_client.get("/analysis/")
     assert b"Start analysis" in page.content and f'id="run-{run.pk}"'.encode() in page.content
 

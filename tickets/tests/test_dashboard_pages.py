@@ -55,6 +55,8 @@ PAGES = [
     ("incidents", "/incidents/", ["#incident-banner a", "tbody a.title"]),
     ("incident", "/incidents/{incident}/", ["text=Close incident", "table.similar a"]),
     ("ticket-similar", "/tickets/{outage}/", ["table.similar button", "text=Similar tickets"]),
+    ("customers", "/customers/", ["text=Rules the classification applies", "text=Filter"]),
+    ("customer", "/customers/{customer}/", ["text=All their tickets", ".trend"]),
 ]
 
 
@@ -73,18 +75,37 @@ def _on_screen(page: Any, selector: str, width: int) -> str | None:
     return None
 
 
+def _regular_customer(ticket: Ticket) -> str:
+    """The ticket's customer, a VIP on the enterprise plan with three earlier tickets: the panel at its fullest."""
+    from customers.models import Customer, key_for
+
+    earlier = Ticket.objects.filter(status="classified").exclude(pk=ticket.pk).order_by("id")[:3]
+    Ticket.objects.filter(pk__in=list(earlier.values_list("pk", flat=True))).update(
+        customer_id=ticket.customer_id, customer_email=ticket.customer_email
+    )
+    key = key_for(ticket.customer_id, ticket.customer_email)
+    Customer.objects.filter(key=key).update(
+        vip=True, plan="enterprise", organisation="Acme", attributes={"region": "EU"}
+    )
+    return key
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_page_fits_the_screen_shows_its_actions_and_passes_axe(open_page, busy_desk, size):
     page = open_page(busy_desk, size)
     ticket = Ticket.objects.filter(status="classified").order_by("id")[0]
     incident = Incident.objects.get()
     outage = incident.memberships.order_by("ticket_id")[0].ticket_id
+    customer = _regular_customer(ticket)
     run = analysis_services.start_run(*analysis_services.last_week(), publish=False)
     Ticket.objects.update(created=timezone.now() - timedelta(days=2))  # the seed's tickets in last week
     analysis_services.run_inline(run.pk)
     problems: list[str] = []
     for name, path, actions in PAGES:
-        page.goto(page.base + path.format(ticket=ticket.pk, run=run.pk, incident=incident.pk, outage=outage))
+        page.goto(
+            page.base
+            + path.format(ticket=ticket.pk, run=run.pk, incident=incident.pk, outage=outage, customer=customer)
+        )
         page.wait_for_load_state("networkidle")
         overflow = sideways_overflow(page)
         if overflow:

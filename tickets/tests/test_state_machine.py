@@ -136,9 +136,10 @@ def test_only_the_state_machine_writes_a_tickets_status():
             or "migrations" in relative.parts
         ):
             continue
-        # Each state machine writes its own rows' status: tickets', analysis runs' (AnalysisRunQuerySet) and
-        # incidents' (open <-> closed), which the scan cannot tell apart.
-        if relative in (Path("tickets/models.py"), Path("analysis/models.py"), Path("incidents/models.py")):
+        # Each state machine writes its own rows' status: tickets', analysis runs' (AnalysisRunQuerySet),
+        # incidents' (open <-> closed) and webhook deliveries', which the scan cannot tell apart.
+        homes = ("tickets/models.py", "analysis/models.py", "incidents/models.py", "events/models.py")
+        if relative in tuple(Path(home) for home in homes):
             continue
         offenders += [f"{relative}:{line}" for line in _writes_status(ast.parse(path.read_text()))]
     assert offenders == []

@@ -10,6 +10,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from classification.models import Classification
 from classification.services import record_correction
+from customers import services as customers
 from supportintel.http import AuthenticatedHttpRequest
 from tickets import services, workflow
 from tickets.forms import NOBODY, AssignForm, CorrectionForm, StateForm
@@ -65,7 +66,12 @@ def _classification_context(ticket: Ticket, form: CorrectionForm | None = None) 
 @agent_required()
 def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_with_history(request, pk)
-    return render(request, "tickets/detail.html", {**_classification_context(ticket), **_work_context(ticket)})
+    context = {
+        **_classification_context(ticket),
+        **_work_context(ticket),
+        "customer_context": customers.panel_for(ticket),
+    }
+    return render(request, "tickets/detail.html", context)
 
 
 @require_GET

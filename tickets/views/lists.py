@@ -61,7 +61,17 @@ _VIEW_KEYS = [
     "sort",
 ]
 # The filters the list folds under "More filters".
-_MORE_FILTERS = ("sentiment", "status", "source", "channel", "info", "min_risk", "received_after", "received_before")
+_MORE_FILTERS = (
+    "customer",
+    "sentiment",
+    "status",
+    "source",
+    "channel",
+    "info",
+    "min_risk",
+    "received_after",
+    "received_before",
+)
 # Values that are the list's defaults, so a view that spells them out is the same view.
 _DEFAULTS = {"state": ACTIVE, "sort": "newest"}
 
