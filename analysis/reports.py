@@ -188,6 +188,13 @@ def markdown(run: AnalysisRun) -> str:
         lines += ["", f"### {title}", "", "| value | tickets | share |", "| --- | --- | --- |"]
         lines += [f"| {row['label']} | {row['count']} | {row['share']}% |" for row in rows]
     lines += ["", "## Highest risk", "", *[f"- #{t['id']} risk {t['risk']}" for t in results["risky"]], ""]
+    incidents = results.get("incidents") or []
+    lines += [
+        "## Incidents",
+        "",
+        *[f"- Incident #{i['id']} ({i['status']}): {i['title']}, {i['ticket_count']} tickets" for i in incidents],
+    ]
+    lines += ["" if incidents else "None.", ""]
     llm_figures = figures["llm"]
     lines += [
         f"LLM: {figures['llm_share'] if figures['llm_share'] is not None else '-'}% of automatic classifications, "

@@ -49,8 +49,8 @@ class InvalidRun(ValueError):
 
 
 def _incidents_installed() -> bool:
-    # Extension point: incidents live on another branch (`incidents/`). Once that app is installed, a run
-    # may be filtered by one incident: `_filtered` then keeps the tickets linked to it.
+    # With the incidents app installed (it is, in this project), a run may be filtered by one incident
+    # (`_filtered` keeps the tickets linked to it) and its report lists the period's incidents.
     return apps.is_installed("incidents")
 
 
@@ -62,7 +62,12 @@ def clean_filters(filters: Mapping[str, Any]) -> dict[str, str]:
         raise InvalidRun("the incident filter needs the incidents app, which is not installed")
     if unknown:
         raise InvalidRun(f"unknown filter: {', '.join(unknown)}")
-    return {name: str(value) for name, value in filters.items() if value not in (None, "")}
+    cleaned = {name: str(value) for name, value in filters.items() if value not in (None, "")}
+    if "incident" in cleaned:
+        incident_model = apps.get_model("incidents", "Incident")
+        if not cleaned["incident"].isdigit() or not incident_model.objects.filter(pk=cleaned["incident"]).exists():
+            raise InvalidRun(f"no incident #{cleaned['incident']}")
+    return cleaned
 
 
 def _filtered(tickets: QuerySet[Ticket], filters: Mapping[str, str]) -> QuerySet[Ticket]:
@@ -70,8 +75,8 @@ def _filtered(tickets: QuerySet[Ticket], filters: Mapping[str, str]) -> QuerySet
         if filters.get(name):
             tickets = tickets.filter(**{name: filters[name]})
     if filters.get("incident"):
-        # See _incidents_installed: the lookup exists once the incidents app links tickets to incidents.
-        tickets = tickets.filter(**{"incident_links__incident_id": filters["incident"]})
+        # A ticket belongs to one incident at most (incidents.IncidentTicket, `incident_link`).
+        tickets = tickets.filter(**{"incident_link__incident_id": filters["incident"]})
     return tickets
 
 
@@ -217,10 +222,33 @@ def _results(run: AnalysisRun) -> dict[str, Any]:
         "figures": figures.shares(combined),
         "previous": {"count": previous["count"], "by": figures.shares(previous)["by"]},
         "risky": [{"id": pk, "risk": risk} for pk, risk in combined["top_risk"]],
+        "incidents": _incidents(run),
         "themes": found.themes,
         "faded": found.faded,
         "clustering": found.about,
     }
+
+
+def _incidents(run: AnalysisRun) -> list[dict[str, Any]]:
+    """The incidents under way during the period: opened before its end, and open still or closed after its
+    start (newest first, at most 20)."""
+    if not _incidents_installed():
+        return []
+    incident_model = apps.get_model("incidents", "Incident")
+    period = run.period
+    during = incident_model.objects.filter(first_seen__lt=period.end).exclude(closed_at__lt=period.start)
+    rows = during.order_by("-last_seen").values(
+        "pk", "title", "status", "ticket_count", "customer_count", "first_seen", "last_seen"
+    )[:20]
+    return [
+        {
+            "id": row["pk"],
+            **{key: row[key] for key in ("title", "status", "ticket_count", "customer_count")},
+            "first_seen": row["first_seen"].isoformat(),
+            "last_seen": row["last_seen"].isoformat(),
+        }
+        for row in rows
+    ]
 
 
 def _sample_ids(tickets: QuerySet[Ticket], limit: int) -> list[int]:

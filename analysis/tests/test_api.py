@@ -42,7 +42,7 @@ def test_bad_filters_and_incidents_get_400_with_the_envelope(api_client, publish
     response = api_client.post("/api/v1/analyses/", {"category": "nope"}, format="json")
     assert response.status_code == 400 and "category" in response.json()["error"]["details"]
     response = api_client.post("/api/v1/analyses/", {"incident": "4"}, format="json")
-    assert response.status_code == 400 and "incidents app" in str(response.json()["error"]["details"])
+    assert response.status_code == 400 and "no incident #4" in str(response.json()["error"]["details"])
     assert not AnalysisRun.objects.exists()
 
 

@@ -110,9 +110,24 @@ def test_an_empty_period_completes_with_no_themes(db, published):
     assert run.status == RunStatus.COMPLETED and run.results["themes"] == [] and run.total == 0
 
 
-def test_filters_are_checked_and_incidents_need_their_app(db):
-    with pytest.raises(services.InvalidRun, match="incidents app"):
+def test_filters_are_checked_and_an_incident_must_exist(db):
+    with pytest.raises(services.InvalidRun, match="no incident #3"):
         services.clean_filters({"incident": "3"})
     with pytest.raises(services.InvalidRun, match="unknown filter"):
         services.clean_filters({"colour": "red"})
     assert services.clean_filters({"category": "billing", "team": ""}) == {"category": "billing"}
+
+
+def test_a_run_over_one_incident_counts_its_tickets_and_reports_the_periods_incidents(week_of_tickets):
+    from incidents.models import Incident, IncidentTicket
+
+    now = timezone.now()
+    incident = Incident.objects.create(title="Checkout outage", first_seen=now, last_seen=now, ticket_count=3)
+    for ticket in week_of_tickets[:3]:
+        IncidentTicket.objects.create(incident=incident, ticket=ticket, customer=f"c{ticket.pk}")
+    today = timezone.localdate()
+    run = services.start_run(today - timedelta(days=6), today, {"incident": str(incident.pk)}, publish=False)
+    services.run_inline(run.pk)
+    run.refresh_from_db()
+    assert run.results["figures"]["count"] == 3
+    assert [(i["id"], i["title"]) for i in run.results["incidents"]] == [(incident.pk, "Checkout outage")]
