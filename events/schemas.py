@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from events.models import SCHEMA_VERSION, EventType
+from tickets.models import Source
 
 _STR = {"type": "string"}
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -36,7 +37,7 @@ TICKET_SCHEMA: dict[str, Any] = {
         "risk": _NUM_OR_NULL,
         "team": _STR,
         "confidence": _NUM_OR_NULL,
-        "classification_source": {"enum": ["", "llm", "keyword", "learned", "human"]},
+        "classification_source": {"enum": ["", *Source.values]},
         "fallback_reason": _STR,
         "summary": _STR,
         "missing_info": {"type": "array", "items": _STR},
@@ -51,6 +52,8 @@ TICKET_SCHEMA: dict[str, Any] = {
         "created": _TIME,
         "updated": _TIME,
         "status_url": _STR,
+        "likely_duplicate_of": {"type": ["integer", "null"]},
+        "duplicate_of": {"type": ["integer", "null"]},
     },
 }
 
@@ -58,7 +61,7 @@ _CLASSIFICATION = {
     "type": "object",
     "required": ["source", "category", "priority", "sentiment", "risk", "team", "confidence"],
     "properties": {
-        "source": {"enum": ["llm", "keyword", "learned", "human"]},
+        "source": {"enum": list(Source.values)},
         "category": _STR,
         "priority": {"enum": ["critical", "high", "medium", "low"]},
         "sentiment": {"enum": ["negative", "neutral", "positive"]},
