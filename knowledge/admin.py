@@ -29,6 +29,11 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ["source_name", "source_kind", "created", "updated"]
     inlines = [ChunkInline]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "source_url":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: Article, form: Any, change: bool) -> None:
         # Chunks are derived from the body: re-chunked with every save, in the same transaction.
         services.save_article(obj)

@@ -33,17 +33,19 @@ def save_article(article: Article) -> Article:
     return article
 
 
-def import_file(name: str, data: bytes, **fields: Any) -> Article:
-    """A new article from an uploaded or imported file, chunked, in one transaction. Raises ingest.IngestError
+def import_file(name: str, data: bytes, *, replace: bool = False, **fields: Any) -> Article:
+    """An article from an uploaded or imported file, chunked, in one transaction. Raises ingest.IngestError
     (a message fit for the person who sent the file) for a file that cannot be read; nothing is saved then.
-    `fields` override the article's attributes (category, tags, published, source_url, title)."""
+    With `replace`, the article imported before from a file of the same name is updated instead of a new one
+    made (import_kb and the seed run again without duplicates). `fields` set the article's other attributes
+    (category, tags, published, source_url, title)."""
     document = ingest.extract(name, data)
-    article = Article(
-        title=document.title,
-        body=document.body,
-        source_name=name[:255],
-        source_kind=document.kind,
-    )
+    existing = Article.objects.filter(source_name=name[:255]).exclude(source_kind="manual").first()
+    article = existing if replace and existing is not None else Article()
+    article.title = document.title
+    article.body = document.body
+    article.source_name = name[:255]
+    article.source_kind = document.kind
     for field, value in fields.items():
         if value is not None and value != "":
             setattr(article, field, value)
