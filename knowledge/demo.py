@@ -1,4 +1,4 @@
-"""The demo knowledge base: short Markdown articles shipped in knowledge/demo/, loaded by `manage.py seed`."""
+"""The demo knowledge base: short Markdown articles shipped in knowledge/demo_articles/, loaded by `manage.py seed`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from knowledge.models import Article
 
 logger = logging.getLogger(__name__)
 
-DIRECTORY = Path(__file__).resolve().parent / "demo"
+DIRECTORY = Path(__file__).resolve().parent / "demo_articles"
 # The category of each article, from the default taxonomy.
 CATEGORIES = {
     "refunds.md": "billing",
