@@ -11,6 +11,7 @@ from classification.api.workflow import WorkflowViewSet
 from customers.api.views import CustomerViewSet
 from events.api.views import WebhookViewSet
 from incidents.api.views import DuplicateViewSet, IncidentViewSet, SimilarTicketViewSet
+from knowledge.api.views import ArticleViewSet, KnowledgeSearchViewSet, KnowledgeUploadViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
 
@@ -38,3 +39,6 @@ router.register(r"tickets/(?P<ticket_pk>[0-9]+)/duplicate", DuplicateViewSet, ba
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("kb/articles", ArticleViewSet, basename="kb-article")
+router.register("kb/search", KnowledgeSearchViewSet, basename="kb-search")
+router.register("kb/upload", KnowledgeUploadViewSet, basename="kb-upload")

@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "incidents",
     "customers",
     "events",
+    "knowledge",
 ]
 
 MIDDLEWARE = [
@@ -513,6 +514,9 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 
 # Similar tickets, duplicates and incidents (issue 16): worked out by the worker after classification.
 SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
+# The knowledge base (knowledge/): chunks returned per search, and the largest file an upload or import takes.
+KB_TOP_K = env_int("KB_TOP_K", 5)
+KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
 # Similar tickets kept per ticket, and the text-search candidates re-ranked to find them.
 SIMILAR_TICKETS_STORED = env_int("SIMILAR_TICKETS_STORED", 10)
 SIMILAR_CANDIDATES = env_int("SIMILAR_CANDIDATES", 50)

@@ -87,3 +87,15 @@ def test_seed_shows_a_shift_in_progress_with_colleagues_teams_states_and_assigne
     assert states == {"open", "pending", "resolved"}
     assert Ticket.objects.filter(assignee__isnull=False).exists() and Ticket.objects.filter(assignee=None).exists()
     assert not Ticket.objects.exclude(state="open").filter(state_changed=None).exists()
+
+
+def test_seed_loads_the_demo_knowledge_base_once():
+    from knowledge.models import Article
+    from knowledge.retrieval import search
+
+    assert "demo articles added" in _seed("--count", "0")
+    count = Article.objects.count()
+    assert count >= 5 and Article.objects.filter(tags=["demo"], published=True).count() == count
+    assert "Demo knowledge base exists." in _seed("--count", "0")
+    assert Article.objects.count() == count
+    assert search("I lost my phone with the two-factor codes")[0].chunk.article.source_name == "demo/login-and-2fa.md"

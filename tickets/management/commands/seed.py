@@ -46,6 +46,7 @@ class Command(BaseCommand):
             self.stderr.write("--count must be 0 or more")
             raise SystemExit(2)
         self._ensure_demo_login()
+        self._load_knowledge_base()
         if options["clear"]:
             deleted, _ = Ticket.objects.all().delete()
             self.stdout.write(f"Deleted {deleted} rows (tickets and their history).")
@@ -94,6 +95,13 @@ class Command(BaseCommand):
         mix = ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "none"
         action = "enqueued for classification" if classify else "left queued, not enqueued"
         self.stdout.write(self.style.SUCCESS(f"Made {len(kinds)} tickets ({mix}); {action}."))
+
+    def _load_knowledge_base(self) -> None:
+        # Imported here: the seed command spans apps, while tickets itself never imports the features above it.
+        from knowledge import demo as knowledge_demo
+
+        added = knowledge_demo.load()
+        self.stdout.write(f"Knowledge base: {added} demo articles added." if added else "Demo knowledge base exists.")
 
     def _ensure_demo_login(self) -> None:
         group, _ = Group.objects.get_or_create(name=AGENTS_GROUP)
