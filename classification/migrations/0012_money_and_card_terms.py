@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import migrations
 
+from classification.migrations import _terms
+
 W = 2.0  # a phrase that alone says what the ticket is
 TERMS: dict[str, list[tuple[str, float]]] = {
     # Problems with money that moved, or should have: the payments team.
@@ -196,25 +198,11 @@ TERMS: dict[str, list[tuple[str, float]]] = {
 
 
 def add_terms(apps: Any, schema_editor: Any) -> None:
-    Category = apps.get_model("classification", "Category")
-    for slug, terms in TERMS.items():
-        category = Category.objects.filter(slug=slug).first()
-        if category is None:
-            continue
-        held = {entry.get("term") for entry in category.keywords if isinstance(entry, dict)}
-        added = [{"term": term, "weight": weight} for term, weight in terms if term not in held]
-        if added:
-            category.keywords = [*category.keywords, *added]
-            category.save(update_fields=["keywords", "updated"])
+    _terms.add_terms(apps, TERMS)
 
 
 def remove_terms(apps: Any, schema_editor: Any) -> None:
-    Category = apps.get_model("classification", "Category")
-    for slug, terms in TERMS.items():
-        ours = {term for term, _ in terms}
-        for category in Category.objects.filter(slug=slug):
-            category.keywords = [e for e in category.keywords if not (isinstance(e, dict) and e.get("term") in ours)]
-            category.save(update_fields=["keywords", "updated"])
+    _terms.remove_terms(apps, TERMS)
 
 
 class Migration(migrations.Migration):
