@@ -66,10 +66,19 @@ def test_the_request_id_reaches_every_json_log_line_of_the_task_it_enqueued(api_
         record["user"] == agent.username and record["level"] == "INFO" and record["logger"] == "classification.services"
     )
     task_id = record["task_id"]
+
     # Every line the task itself wrote (ours and Celery's "succeeded"), in the pool process that ran it: the
     # worker's consumer only logs the message's arrival, before the task runs.
-    ran = [
-        r for r in records() if r["process"] != "MainProcess" and (r["task_id"] == task_id or task_id in r["message"])
-    ]
-    assert len(ran) >= 2 and any("succeeded" in r["message"] for r in ran)
+    def ran_lines() -> list[dict]:
+        return [
+            r
+            for r in records()
+            if r["process"] != "MainProcess" and (r["task_id"] == task_id or task_id in r["message"])
+        ]
+
+    # Celery logs "succeeded" after the task returns, a moment after the ticket's row is committed.
+    ran = wait_for(
+        lambda: (lines := ran_lines()) and any("succeeded" in r["message"] for r in lines) and lines, timeout=10
+    )
+    assert len(ran) >= 2
     assert {(r["request_id"], r["user"], r["task_id"]) for r in ran} == {("trace-e2e-1", agent.username, task_id)}

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -87,8 +86,8 @@ def test_ctrl_c_stops_the_web_server_and_the_worker(tmp_path):
     process = _launch(port, _stack_env(tmp_path), tmp_path / "launcher.log")
     try:
         wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout=60)
-        time.sleep(1)  # let the worker finish starting
-        assert len(_processes_with(marker)) >= 4  # launcher, web server, worker and its pool
+        # Launcher, web server, worker and its pool: the worker's pool starts after the web server answers.
+        wait_for(lambda: len(_processes_with(marker)) >= 4, timeout=60)
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground job
         assert process.wait(timeout=40) == 0
         assert _processes_with(marker) == []  # nothing outlives the launcher
