@@ -702,11 +702,19 @@ def _routed(category: str, priority: str, teams: dict[str, str]) -> str:
 
 
 def _correction(
-    ticket: Ticket, author: User | None, values: dict[str, str], teams: dict[str, str], now: datetime
+    ticket: Ticket,
+    author: User | None,
+    values: dict[str, str],
+    categories: dict[str, tuple[str, list[str]]],
+    entities: dict[str, Any],
+    now: datetime,
 ) -> Classification:
     """A person's classification of one ticket: fields not given keep the ticket's current values. The team:
     the one given; `team: ""` routes by the category (critical: escalation); no `team` at all keeps a team
-    someone chose by hand (one other than the routing's) and otherwise routes by the new category."""
+    someone chose by hand (one other than the routing's) and otherwise routes by the new category. What the
+    ticket lacks is worked out again for the category it now has, from the entities last extracted from it
+    (`categories`: slug → (team, required information))."""
+    teams = {slug: team for slug, (team, _) in categories.items()}
     category = values.get("category") or ticket.category
     priority = values.get("priority") or ticket.priority or Priority.MEDIUM
     chosen_by_hand = bool(ticket.team) and ticket.team != _routed(ticket.category, ticket.priority, teams)
@@ -726,6 +734,7 @@ def _correction(
         confidence=1.0,
         summary=ticket.summary,
         suggested_reply="",
+        missing_info=_missing_after_correction(ticket, categories[category][1], entities),
     )
     automatic = ticket.classification_source in (Source.LLM, Source.LLM_FALLBACK, Source.LEARNED, Source.KEYWORD)
     return Classification(
@@ -735,6 +744,26 @@ def _correction(
         replaced_category=ticket.category if automatic else "",
         **asdict(outcome),
     )
+
+
+def _missing_after_correction(ticket: Ticket, required: list[str], entities: dict[str, Any]) -> list[str]:
+    if not options.resolve(ticket.options).extract:
+        return []
+    return info.missing_info(required, entities, ["email"] if ticket.customer_email else [])
+
+
+def _last_entities(ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Each ticket's entities from its latest automatic classification (people don't extract any)."""
+    rows = (
+        Classification.objects.filter(ticket_id__in=list(ticket_ids))
+        .exclude(source=Source.HUMAN)
+        .order_by("ticket_id", "-created", "-pk")
+        .values_list("ticket_id", "entities")
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for ticket_id, entities in rows:
+        latest.setdefault(ticket_id, entities or {})
+    return latest
 
 
 def _as_outcome(row: Classification) -> Outcome:
@@ -760,12 +789,16 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
     audit entry naming every ticket."""
     now = timezone.now()
     with transaction.atomic():
-        tickets = Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk")
-        teams = dict(Category.objects.values_list("slug", "team"))
+        tickets = list(Ticket.objects.select_for_update().filter(pk__in=list(ticket_ids)).defer("body").order_by("pk"))
+        categories = {
+            slug: (team, list(required or []))
+            for slug, team, required in Category.objects.values_list("slug", "team", "required_info")
+        }
+        entities = _last_entities([t.pk for t in tickets])
         rows = [
-            _correction(t, author, values, teams, now)
+            _correction(t, author, values, categories, entities.get(t.pk, {}), now)
             for t in tickets
-            if (values.get("category") or t.category) in teams
+            if (values.get("category") or t.category) in categories
         ]
         Classification.objects.bulk_create(rows)
         by = author.get_username() if author is not None else None
@@ -778,10 +811,11 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
             ],
             now=now,
         )
-        groups: dict[tuple[str, str, str, str], list[int]] = {}
+        groups: dict[tuple[str, str, str, str, tuple[str, ...]], list[int]] = {}
         for row in rows:
-            groups.setdefault((row.category, row.priority, row.sentiment, row.team), []).append(row.ticket_id)
-        for (category, priority, sentiment, team), ids in groups.items():
+            key = (row.category, row.priority, row.sentiment, row.team, tuple(row.missing_info))
+            groups.setdefault(key, []).append(row.ticket_id)
+        for (category, priority, sentiment, team, missing), ids in groups.items():
             due = ExpressionWrapper(F("created") + Value(SLA[Priority(priority)]), output_field=DateTimeField())
             Ticket.objects.filter(pk__in=ids).correct(
                 now=now,
@@ -792,6 +826,7 @@ def record_corrections(ticket_ids: Sequence[int], author: User | None, values: d
                 confidence=1.0,
                 classification_source=Source.HUMAN,
                 fallback_reason="",
+                missing_info=list(missing),
                 due_at=due,
             )
         if len(rows) == 1:

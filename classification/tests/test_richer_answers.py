@@ -170,3 +170,24 @@ def test_a_reply_that_names_the_missing_information_is_not_asked_twice():
     # Words that merely contain the label's letters do not count ("David", "including").
     assert not info.mentions("Hi David, we are including your order in the refund.", "order_id")
     assert not info.mentions("Thanks, we will look into it.", "email")
+
+
+def test_a_correction_works_out_what_is_missing_for_the_category_the_ticket_now_has(agent):
+    # Filed as billing without an order number; an agent says it is an account problem, and the ticket carries no
+    # email of its own: the order number is no longer asked for, the account's email is.
+    row = _classify("Refund please", "I was charged twice this month, please refund.", customer_email="")
+    ticket = Ticket.objects.get(pk=row.ticket_id)
+    assert ticket.missing_info == ["order_id"]
+    corrected = services.record_correction(ticket, agent, {"category": "account"})
+    assert corrected.missing_info == ["email"] == ticket.missing_info
+    # Back to billing: the order number extracted by no classifier is missing again.
+    services.record_correction(ticket, agent, {"category": "billing"})
+    assert ticket.missing_info == ["order_id"]
+
+
+def test_a_correction_keeps_the_extracted_entities_in_view(agent):
+    row = _classify("Refund please", "I was charged twice for order ORD-55231, please refund.", customer_email="")
+    ticket = Ticket.objects.get(pk=row.ticket_id)
+    services.record_correction(ticket, agent, {"category": "technical"})
+    services.record_correction(ticket, agent, {"category": "billing"})  # the order id was extracted earlier
+    assert ticket.missing_info == []
