@@ -465,6 +465,14 @@ def event_detail(outcome: Outcome) -> dict[str, Any]:
             "confidence": outcome.confidence,
             "fallback_reason": outcome.fallback_reason,
             "customer_rules": [change["rule"] for change in outcome.explanation.get("customer", {}).get("changes", [])],
+            "summary": outcome.summary,
+            "secondary_categories": [
+                {"category": entry["category"], "confidence": entry["confidence"]}
+                for entry in outcome.secondary_categories
+            ],
+            "urgency_indicators": outcome.urgency_indicators,
+            "reasoning": outcome.reasoning,
+            "missing_info": outcome.missing_info,
         }
     }
 
@@ -775,8 +783,9 @@ def _as_outcome(row: Classification) -> Outcome:
         risk=row.risk,
         team=row.team,
         confidence=row.confidence,
-        summary="",
+        summary=row.summary,
         suggested_reply="",
+        missing_info=row.missing_info,
     )
 
 

@@ -70,6 +70,18 @@ _CLASSIFICATION = {
         "confidence": {"type": "number"},
         "fallback_reason": _STR,
         "customer_rules": {"type": "array", "items": _STR},
+        "summary": _STR,
+        "secondary_categories": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["category", "confidence"],
+                "properties": {"category": _STR, "confidence": {"type": "number"}},
+            },
+        },
+        "urgency_indicators": {"type": "array", "items": _STR},
+        "reasoning": _STR,
+        "missing_info": {"type": "array", "items": _STR},
     },
 }
 

@@ -43,6 +43,22 @@ def test_classifying_writes_ticket_classified_with_the_classification() -> None:
     assert event.detail["classification"]["source"] == "keyword"
 
 
+def test_the_classified_event_carries_the_richer_answer() -> None:
+    ticket = TicketFactory.create(
+        subject="Refund and login problem",
+        body="I was charged twice and want a refund. Also I cannot log in, the password reset fails. Urgent!",
+    )
+    classification.classify_ticket(ticket.pk)
+    sent = Event.objects.get(type=EventType.TICKET_CLASSIFIED).detail["classification"]
+    stored = ticket.classifications.latest("created")
+    assert sent["secondary_categories"] == [
+        {"category": e["category"], "confidence": e["confidence"]} for e in stored.secondary_categories
+    ]
+    assert [e["category"] for e in sent["secondary_categories"]] == ["account"]
+    assert "urgent" in sent["urgency_indicators"] and sent["reasoning"] == stored.reasoning != ""
+    assert sent["missing_info"] == stored.missing_info == ["order_id"] and sent["summary"] == stored.summary
+
+
 def test_a_second_run_of_the_task_writes_no_second_event() -> None:
     ticket = TicketFactory.create()
     classification.classify_ticket(ticket.pk)
