@@ -142,3 +142,22 @@ def test_the_login_page_fits_and_passes_axe(open_page, size):
     assert axe_violations(page) == []
     assert page.failed_responses == []
     screenshot(page, f"login-{size}")
+
+
+def test_a_phone_shows_three_similar_tickets_until_asked_for_all(open_page, busy_desk):
+    incident = Incident.objects.get()
+    outage = incident.memberships.order_by("ticket_id")[0].ticket_id
+    rows = "table.similar tbody tr"
+    for size, shown_first in (("phone", 3), ("desktop", None)):
+        page = open_page(busy_desk, size)
+        page.goto(f"{page.base}/tickets/{outage}/")
+        total = page.locator(rows).count()
+        assert total > 3
+        visible = page.locator(f"{rows} >> visible=true").count()
+        toggle = page.get_by_label(f"Show all {total} similar tickets")
+        if shown_first is None:  # a desktop shows every row and no switch
+            assert visible == total and not toggle.is_visible()
+            continue
+        assert visible == shown_first and toggle.is_visible()
+        toggle.check()
+        assert page.locator(f"{rows} >> visible=true").count() == total
