@@ -11,7 +11,7 @@ import pybreaker
 import pytest
 
 from classification import breaker, llm
-from classification.breaker_window import Sample
+from classification.breaker.window import Sample
 
 
 @pytest.fixture(params=["memory", "database", "redis"])
