@@ -8,9 +8,8 @@ How (measured on BANKING77 in `make bench-analysis`; docs/ANALYSIS.md has the fi
    (sublinear, English stop words out) reduced to SVD_DIMENSIONS dimensions. k-means on the unit-length
    vectors, k = one theme per TICKETS_PER_THEME documents (capped).
 2. Refinement (self-training): a linear SVM over the sparse TF-IDF of words and pairs *with* stop words
-   (`why`, `not`, `how` tell intents apart), with the embedding appended, learns the clusters from their
-   most confident half and re-assigns every document, REFINE_ROUNDS times. Confidence is the SVM's margin
-   (best minus second).
+   (`why`, `not`, `how` tell intents apart) learns the clusters from their most confident half and
+   re-assigns every document, REFINE_ROUNDS times. Confidence is the SVM's margin (best minus second).
 3. Noise left out: the NOISE_SHARE least confident documents, and clusters smaller than MIN_THEME_SIZE,
    belong to no theme (coverage = the share in a theme).
 
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -107,18 +105,16 @@ def cluster(texts: list[str], *, embeddings: bool = True) -> tuple[np.ndarray, n
     kmeans = KMeans(k, n_init=1, random_state=SEED).fit(dense)
     labels = kmeans.labels_
     confidence = (dense * normalize(kmeans.cluster_centers_)[labels]).sum(axis=1)
-    labels, confidence = _refine(texts, labels, confidence, embedded)
+    labels, confidence = _refine(texts, labels, confidence)
     return _leave_noise_out(labels, confidence), confidence, labeler, words
 
 
-def _refine(
-    texts: list[str], labels: np.ndarray, confidence: np.ndarray, embedded: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _refine(texts: list[str], labels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # The SVM reads words only: with the embedding appended it agreed with the intents a little more (0.708
+    # against 0.677 on BANKING77's train split) but fitted ~8 times slower, the reduce's largest cost.
     if REFINE_ROUNDS <= 0 or len(set(labels)) < 3:
         return labels, confidence
     features = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2).fit_transform(texts)
-    if embedded is not None:  # both blocks have unit-length rows: equal weight
-        features = hstack([features, csr_matrix(embedded)]).tocsr()
     for _ in range(REFINE_ROUNDS):
         confident = confidence >= np.quantile(confidence, 0.5)
         if len(set(labels[confident])) < 3:
