@@ -115,7 +115,10 @@ bench-scale: $(VENV)/.dev-installed
 	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.scale
 
 # Analysis runs: themes on BANKING77 (purity, coverage) and runs of 10,000 and 100,000 tickets on a real
-# worker, on a SQLite file of its own. Figures in bench/results/analysis.json (docs/ANALYSIS.md).
+# worker (-Q analysis, prefork, 2 processes), on a SQLite file of its own and the embedded broker, or on a
+# dedicated PostgreSQL database (its tickets are emptied) and Redis: make bench-analysis
+# BENCH_DB=postgresql://…/supportintel_bench BENCH_REDIS=redis://…/N. BENCH_ANALYSIS_SIZES=10000 (or empty:
+# themes only). Figures in bench/results/analysis[-postgresql].json (docs/ANALYSIS.md).
 bench-analysis: export ENV_FILE =
 bench-analysis: export SECRET_KEY ?= insecure-bench-only-key
 bench-analysis: export DATA_DIR ?= $(CURDIR)/.data/bench-analysis
@@ -124,7 +127,7 @@ bench-analysis: export SECURE_SSL_REDIRECT ?= 0
 bench-analysis: export STATIC_MANIFEST ?= 0
 bench-analysis: $(VENV)/.dev-installed
 	mkdir -p $(DATA_DIR)
-	env -u REDIS_URL -u DATABASE_URL $(PY) -m bench.analysis
+	env $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.analysis
 
 # Faults injected into the production stack (gunicorn, prefork worker, beat) on private PostgreSQL and Redis
 # servers: frozen and killed Redis, a database outage, killed workers. Figures in bench/results/faults.json.

@@ -1,15 +1,20 @@
-"""Themes: clusters of similar tickets, found offline with scikit-learn, labelled by their own words.
+"""Themes: clusters of similar tickets, found offline, labelled by their own words.
 
 How (measured on BANKING77 in `make bench-analysis`; docs/ANALYSIS.md has the figures and what was tried):
 
-1. TF-IDF over words and word pairs (sublinear, English stop words out), reduced to SVD_DIMENSIONS
-   dimensions and L2-normalised: k-means on that (k = one theme per TICKETS_PER_THEME documents, capped).
+1. Features: each text's mean static word embedding, from the vectors the `wordllama` wheel ships inside
+   itself (classification.learned.embeddings: read from the installed package's files, no network), so
+   "top up" and "add money" land near each other. Without that wheel: TF-IDF over words and word pairs
+   (sublinear, English stop words out) reduced to SVD_DIMENSIONS dimensions. k-means on the unit-length
+   vectors, k = one theme per TICKETS_PER_THEME documents (capped).
 2. Refinement (self-training): a linear SVM over the sparse TF-IDF of words and pairs *with* stop words
    (`why`, `not`, `how` tell intents apart) learns the clusters from their most confident half and
    re-assigns every document, REFINE_ROUNDS times. Confidence is the SVM's margin (best minus second).
 3. Noise left out: the NOISE_SHARE least confident documents, and clusters smaller than MIN_THEME_SIZE,
    belong to no theme (coverage = the share in a theme).
 
+Memory: the embeddings are 256 floats a text and the TF-IDF matrices sparse word counts; the texts are the
+reduce's bounded sample, so neither grows with the period.
 Labels are each theme's most distinctive terms (its mean TF-IDF weight minus the corpus mean), no LLM.
 The documents are the run's (a bounded sample) and the previous period's, clustered together so a theme
 can be new, growing, shrinking, or faded (in the previous period only)."""
@@ -28,6 +33,9 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
+
+from classification.learned import embeddings as word_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ REPRESENTATIVES = 5
 # Trends: a theme's share of the period against the previous period's.
 GROWING, SHRINKING = 1.25, 0.8
 SEED = 0
+# Native threads (OpenMP, BLAS) for the clustering. One: the reduce runs in a prefork worker beside other
+# processes on a small machine, and oversubscribed OpenMP threads spin: k-means on 12,000 texts took 55-69 s
+# with 2 threads against 5-12 s with 1 on this 2-core machine under load (measured side by side).
+NATIVE_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,19 @@ def _theme_count(n: int) -> int:
     return max(1, min(MAX_THEMES, max(round(n / TICKETS_PER_THEME), min(MIN_THEMES, n // 10))))
 
 
-def cluster(texts: list[str]) -> tuple[np.ndarray, np.ndarray, Any, Any]:
-    """(labels, confidence, the label vectorizer, its matrix) for these texts; label -1 is noise."""
+def _embedded(texts: list[str]) -> np.ndarray | None:
+    """Unit-length mean word embeddings of the texts, or None without the wordllama wheel (TF-IDF then)."""
+    try:
+        vectors = word_embeddings.load()
+    except word_embeddings.EmbeddingsUnavailable as exc:
+        logger.warning("themes: no word embeddings (%s), TF-IDF alone", exc)
+        return None
+    return vectors.embed(texts)
+
+
+def cluster(texts: list[str], *, embeddings: bool = True) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    """(labels, confidence, the label vectorizer, its matrix) for these texts; label -1 is noise.
+    `embeddings=False`: TF-IDF alone, as without the wordllama wheel (the benchmark's comparison)."""
     n = len(texts)
     labeler = TfidfVectorizer(sublinear_tf=True, stop_words="english", ngram_range=(1, 2), min_df=2)
     try:
@@ -78,8 +101,12 @@ def cluster(texts: list[str]) -> tuple[np.ndarray, np.ndarray, Any, Any]:
     except ValueError:  # no term appears twice: nothing to group
         return np.full(n, -1), np.zeros(n), None, None
     k = min(_theme_count(n), n)
-    dims = min(SVD_DIMENSIONS, words.shape[1] - 1)
-    dense = normalize(TruncatedSVD(dims, random_state=SEED).fit_transform(words)) if dims >= 2 else words.toarray()
+    embedded = _embedded(texts) if embeddings else None
+    if embedded is not None:
+        dense = embedded
+    else:
+        dims = min(SVD_DIMENSIONS, words.shape[1] - 1)
+        dense = normalize(TruncatedSVD(dims, random_state=SEED).fit_transform(words)) if dims >= 2 else words.toarray()
     kmeans = KMeans(k, n_init=1, random_state=SEED).fit(dense)
     labels = kmeans.labels_
     confidence = (dense * normalize(kmeans.cluster_centers_)[labels]).sum(axis=1)
@@ -88,6 +115,8 @@ def cluster(texts: list[str]) -> tuple[np.ndarray, np.ndarray, Any, Any]:
 
 
 def _refine(texts: list[str], labels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # The SVM reads words only: with the embedding appended it agreed with the intents a little more (0.708
+    # against 0.677 on BANKING77's train split) but fitted ~8 times slower, the reduce's largest cost.
     if REFINE_ROUNDS <= 0 or len(set(labels)) < 3:
         return labels, confidence
     features = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2).fit_transform(texts)
@@ -137,7 +166,7 @@ def _trend(current_share: float, previous_share: float, has_baseline: bool) -> s
     return "growing" if ratio >= GROWING else "shrinking" if ratio <= SHRINKING else "steady"
 
 
-def find(documents: list[Document], scale: int | None = None) -> Found:
+def find(documents: list[Document], scale: int | None = None, *, embeddings: bool = True) -> Found:
     """The themes of these documents. `scale`: how many tickets the current documents stand for (the run's
     total when they are a sample), to estimate each theme's size."""
     started = time.perf_counter()
@@ -145,7 +174,8 @@ def find(documents: list[Document], scale: int | None = None) -> Found:
     n_current, n_previous = int(current.sum()), int((~current).sum())
     if n_current < MIN_THEME_SIZE:
         return Found(about={"documents": len(documents), "themes": 0, "coverage": 0.0})
-    labels, confidence, labeler, words = cluster([d.text for d in documents])
+    with threadpool_limits(limits=NATIVE_THREADS):
+        labels, confidence, labeler, words = cluster([d.text for d in documents], embeddings=embeddings)
     overall = np.asarray(words.mean(axis=0)).ravel() if words is not None else None
     terms = labeler.get_feature_names_out() if labeler is not None else np.array([])
     themes: list[dict[str, Any]] = []

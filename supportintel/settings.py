@@ -409,6 +409,9 @@ CELERY_TASK_ROUTES = {
     "incidents.process_classified": {"queue": "classification"},
     # Webhook deliveries wait on other systems: their own queue and workers, never the classification ones.
     "events.deliver": {"queue": "events"},
+    # Analysis runs (plan, map, reduce, sweep, the weekly run): CPU-bound and long (a reduce clusters for
+    # minutes), on their own queue and workers so a run never holds up classification (docs/ANALYSIS.md).
+    "analysis.*": {"queue": "analysis"},
 }
 # Celery's Django fixup closes the database connection before and after every task unless this is set,
 # so each ticket paid for a new PostgreSQL connection (a server process forked, the session set up). The

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from tickets.tests.conftest import browser, open_page  # noqa: F401 - the dashboard's browser fixtures, for test_browser
 from tickets.tests.factories import TicketFactory
 
 THEMES = {
