@@ -128,6 +128,8 @@ def _pick_category(text: str, allowed: list[str]) -> str:
 
 def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
     """A deterministic answer that satisfies the schema the request carries."""
+    if is_resolution_request(request):  # a specialist's resolution draft (resolutions app): its own block below
+        return resolution_for(request, mode)
     schema = _schema_from(request)
     properties = schema["properties"]
     ticket = _ticket_from(request)
@@ -205,6 +207,62 @@ def _answer(
         "team": properties["team"]["enum"][0],
         "entities": {key: [] for key in properties["entities"]["properties"]},
         "confidence": 0.9,
+    }
+
+
+# ---- Specialist resolution drafts (resolutions app) ----------------------------------------------------
+# Recognised by the system prompt's first line and the schema's fields. The answer cites the numbered sources
+# it was given (the first two); mode "invent_source" cites a number it was not given.
+MODES = (*MODES, "invent_source")  # type: ignore[assignment]  # one more than the tuple above
+RESOLUTION_PROMPT_START = "You are a support specialist drafting the resolution"
+INVENTED_SOURCE = 99
+
+
+def is_resolution_request(request: dict[str, Any]) -> bool:
+    if not _system_prompt(request).startswith(RESOLUTION_PROMPT_START):
+        return False
+    return {"diagnosis", "can_close"} <= set(_schema_from(request).get("properties", {}))
+
+
+def _tagged(request: dict[str, Any], tag: str) -> Any:
+    for message in request.get("messages", []):
+        content = message.get("content", "")
+        if message.get("role") == "user" and f"<{tag}>" in content:
+            return json.loads(content.split(f"<{tag}>", 1)[1].rsplit(f"</{tag}>", 1)[0])
+    return None
+
+
+def resolution_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A deterministic draft: a diagnosis from the triage, a step per source cited (and one to reply), a reply
+    quoting the first source and citing the first two; it may close questions (no order id or error code)."""
+    ticket = _tagged(request, "ticket") or {}
+    triage = _tagged(request, "triage") or {}
+    sources = _tagged(request, "sources") or []
+    numbers = [int(source["n"]) for source in sources[:2]]
+    if mode == "invent_source":
+        numbers = [INVENTED_SOURCE]
+    category = str(triage.get("category") or "general").replace("_", " ")
+    diagnosis = f"A {category} issue: {triage.get('summary') or ticket.get('subject') or 'the customer needs help'}"
+    steps = [f"Follow [{source['n']}] {source['title']}." for source in sources[:2]]
+    steps.append("Send the reply and confirm with the customer.")
+    if numbers and sources and mode != "invent_source":
+        first = sources[0]
+        passage = " ".join(str(first["text"]).split())[:160]
+        reply = f"Hello, thanks for writing. {passage} [{first['n']}]"
+        if len(numbers) > 1:
+            reply += f" See also {sources[1]['title']} [{sources[1]['n']}]."
+    elif numbers:
+        reply = f"Hello, thanks for writing. Our guide explains this [{numbers[0]}]."
+    else:
+        reply = "Hello, thanks for writing. Could you tell us more so that we can help?"
+    entities = triage.get("entities") or {}
+    open_work = bool(entities.get("order_ids") or entities.get("error_codes"))
+    return {
+        "diagnosis": diagnosis[:400],
+        "steps": steps,
+        "reply": reply,
+        "citations": numbers,
+        "can_close": bool(sources) and not open_work,
     }
 
 

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field, replace
@@ -260,19 +260,36 @@ _SOURCES = {llm.PRIMARY: Source.LLM, llm.FALLBACK: Source.LLM_FALLBACK}
 _BUDGETS = {llm.PRIMARY: "LLM_DAILY_TOKEN_BUDGET", llm.FALLBACK: "LLM_FALLBACK_DAILY_TOKEN_BUDGET"}
 
 
+# Other work on the first model's daily budget (the specialists' drafts, resolutions app): functions from a
+# time to the tokens spent since, registered by their app at start so that this app imports nothing above it.
+_OTHER_SPENDERS: list[Callable[[datetime], int]] = []
+
+
+def register_llm_spender(spent_since: Callable[[datetime], int]) -> None:
+    if spent_since not in _OTHER_SPENDERS:
+        _OTHER_SPENDERS.append(spent_since)
+
+
 def llm_spent_today(source: str = Source.LLM) -> dict[str, Any]:
     """Tokens and estimated cost since midnight (the server's time zone) of one model's answers (`source`:
-    llm for the first, the fallback's source for the second): its budget's measure."""
+    llm for the first, the fallback's source for the second): its budget's measure. The first model's tokens
+    include the other work registered on its budget (register_llm_spender); the cost is the classifications'."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     spent = Classification.objects.filter(source=source, created__gte=today).aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd")
     )
-    return {"tokens": spent["tokens"] or 0, "cost_usd": float(spent["cost"] or 0)}
+    others = sum(spent_since(today) for spent_since in _OTHER_SPENDERS) if source == Source.LLM else 0
+    return {"tokens": (spent["tokens"] or 0) + others, "cost_usd": float(spent["cost"] or 0)}
 
 
 def _over_budget(endpoint: llm.Endpoint) -> bool:
     budget = getattr(settings, _BUDGETS[endpoint.name])
     return budget > 0 and llm_spent_today(_SOURCES[endpoint.name])["tokens"] >= budget
+
+
+def llm_over_budget() -> bool:
+    """Whether the first model's daily token budget is spent (LLM_DAILY_TOKEN_BUDGET; 0: no budget)."""
+    return _over_budget(llm.primary())
 
 
 def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:

@@ -1,0 +1,363 @@
+"""Specialist resolution: after triage, the specialist for the ticket's category drafts a resolution (one LLM
+call, on the classification's breaker and daily budget); without the LLM, the category's reply template and the
+best articles make the draft. Agents accept (perhaps after editing) or reject it; an accepted draft resolves
+the ticket, recording whether the specialist's words or a person's did."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pybreaker
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import Action
+from classification import breaker, llm
+from classification import services as classification
+from classification.keywords.reply import render_reply
+from classification.models import Category, Classification, FallbackReason
+from knowledge import retrieval
+from resolutions import defaults
+from resolutions.models import EDITABLE_FIELDS, Draft, DraftSource, DraftStatus, Specialist
+from tickets import workflow
+from tickets.models import ResolvedBy, Status, Ticket, WorkState
+
+logger = logging.getLogger(__name__)
+
+# The template draft quotes at most this much of the best passage.
+QUOTE_CHARS = 300
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+class DecisionRefused(Exception):
+    """The draft is not open to a decision (still being drafted, or already accepted or rejected)."""
+
+
+def tokens_spent_since(since: datetime) -> int:
+    """The specialists' tokens since `since`: counted on the LLM's daily budget (classification.services)."""
+    spent = Draft.objects.filter(source=DraftSource.LLM, created__gte=since).aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
+    )
+    return int(spent["tokens"] or 0)
+
+
+# ---- the sources the reply may cite --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    n: int
+    hit: retrieval.Hit
+
+    def prompt(self) -> dict[str, Any]:
+        chunk = self.hit.chunk
+        return {"n": self.n, "title": chunk.article.title, "heading": chunk.heading, "text": chunk.text}
+
+    def citation(self) -> dict[str, Any]:
+        chunk = self.hit.chunk
+        return {
+            "n": self.n,
+            "article_id": chunk.article_id,
+            "chunk_id": chunk.pk,
+            "rank": self.hit.rank,
+            "title": chunk.article.title,
+            "heading": chunk.heading,
+            "page": chunk.page,
+        }
+
+
+def _sources(ticket: Ticket) -> list[Source]:
+    hits = retrieval.search(f"{ticket.subject}\n{ticket.body}")
+    return [Source(n=hit.rank, hit=hit) for hit in hits]
+
+
+def _cited(numbers: list[int], reply: str, sources: list[Source]) -> list[Source]:
+    """The sources the answer cites (its list and the [n] marks in its reply), in order; any number that is
+    not one of the sources given makes the answer invalid."""
+    given = {source.n: source for source in sources}
+    marked = [int(n) for n in _CITATION.findall(reply)]
+    wanted = list(dict.fromkeys([*numbers, *marked]))
+    unknown = [n for n in wanted if n not in given]
+    if unknown:
+        raise llm.LLMError("invalid_output", f"the draft cites sources it was not given: {unknown[:5]}")
+    return [given[n] for n in sorted(wanted)]
+
+
+# ---- drafting -----------------------------------------------------------------------------------------------
+
+
+def _stale_before() -> datetime:
+    # A drafting row older than the hard time limit belongs to a worker that died: it may be taken over.
+    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
+
+
+def _claim(ticket: Ticket, row: Classification, specialist: Specialist | None) -> Draft | None:
+    """The draft row for this classification, created `drafting` by this call (or taken over from a dead
+    worker); None when another call holds it or drafted it already. A redelivered task gets None."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return Draft.objects.create(
+                ticket=ticket,
+                classification=row,
+                category=row.category,
+                specialist=specialist,
+                created=now,
+                updated=now,
+            )
+    except IntegrityError:
+        pass  # drafted, or being drafted, for this classification
+    taken = Draft.objects.filter(classification=row, status=DraftStatus.DRAFTING, updated__lt=_stale_before()).update(
+        updated=now, specialist=specialist
+    )
+    return Draft.objects.get(classification=row) if taken else None
+
+
+def _category_choice(category: Category | None, slug: str) -> llm.CategoryChoice:
+    if category is None:
+        return llm.CategoryChoice(slug=slug, name=slug.replace("_", " "), description="", team="")
+    return llm.CategoryChoice(
+        slug=category.slug, name=category.name, description=category.description, team=category.team
+    )
+
+
+def _triage(ticket: Ticket, row: Classification) -> dict[str, Any]:
+    return {
+        "category": row.category,
+        "priority": row.priority,
+        "sentiment": row.sentiment,
+        "summary": row.summary,
+        "entities": row.entities,
+        "missing_info": ticket.missing_info,
+    }
+
+
+@dataclass
+class _Answer:
+    source: str
+    diagnosis: str
+    steps: list[str]
+    reply: str
+    can_close: bool
+    citations: list[dict[str, Any]]
+    fallback_reason: str = ""
+    fallback_detail: str = ""
+    model_name: str = ""
+    prompt_version: str = ""
+    latency_ms: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: Any = None
+
+
+def _ask_specialist(
+    ticket: Ticket, row: Classification, category: Category | None, specialist: Specialist | None, sources: list[Source]
+) -> _Answer:
+    """The specialist's model through the LLM's breaker; raises LLMError (with its fallback reason) or
+    pybreaker.CircuitBreakerError when it gives no usable answer."""
+    endpoint = llm.primary()
+    if specialist is not None and specialist.model_name:
+        endpoint = replace(endpoint, model=specialist.model_name)
+    if not endpoint.configured:
+        raise llm.LLMError(FallbackReason.NOT_CONFIGURED, "no LLM configured")
+    if classification.llm_over_budget():
+        raise llm.LLMError(FallbackReason.OVER_BUDGET, f"daily token budget of {settings.LLM_MODEL} spent")
+    instructions = specialist.instructions if specialist is not None else defaults.instructions_for(row.category)
+    result = breaker.call(
+        lambda: llm.resolve(
+            {"subject": ticket.subject, "body": ticket.body},
+            _triage(ticket, row),
+            [source.prompt() for source in sources],
+            _category_choice(category, row.category),
+            instructions,
+            endpoint=endpoint,
+        ),
+        endpoint.name,
+    )
+    cited = _cited(result.citations, result.reply, sources)
+    return _Answer(
+        source=DraftSource.LLM,
+        diagnosis=result.diagnosis,
+        steps=result.steps,
+        reply=result.reply,
+        can_close=result.can_close,
+        citations=[source.citation() for source in cited],
+        model_name=result.model_name,
+        prompt_version=result.prompt_version,
+        latency_ms=result.latency_ms,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=result.cost_usd,
+    )
+
+
+def _template_values(ticket: Ticket, row: Classification, category: Category | None) -> dict[str, str]:
+    values = {
+        "customer_name": ticket.customer_name or "there",
+        "team": row.team,
+        "category": category.name if category is not None else row.category,
+        "email": ticket.customer_email,
+    }
+    for key, name in (("order_ids", "order_id"), ("error_codes", "error_code"), ("amounts", "amount"), ("urls", "url")):
+        found = (row.entities or {}).get(key) or []
+        if found:
+            values[name] = str(found[0])
+    return values
+
+
+def _template_answer(
+    ticket: Ticket, row: Classification, category: Category | None, sources: list[Source], reason: str, detail: str
+) -> _Answer:
+    """Without the specialist's model: the category's reply template, the best articles named and the best
+    passage quoted, and steps that point the agent at them. Never claims the ticket can be closed."""
+    reply = render_reply(
+        category.reply_template if category is not None else "", _template_values(ticket, row, category)
+    )
+    steps = [
+        f"Read [{s.n}] {s.hit.chunk.article.title}" + (f" ({s.hit.chunk.heading})" if s.hit.chunk.heading else "")
+        for s in sources[:3]
+    ]
+    if sources:
+        best = sources[0].hit.chunk
+        quote = " ".join(best.text.split())[:QUOTE_CHARS]
+        named = "; ".join(f"[{s.n}] {s.hit.chunk.article.title}" for s in sources[:3])
+        reply = f"{reply}\n\nThese articles may help: {named}.\n\nFrom [{sources[0].n}] {best.article.title}: “{quote}”"
+    steps.append("Check the reply against the ticket, complete it, and send it.")
+    label = FallbackReason(reason).label if reason in FallbackReason.values else reason
+    diagnosis = (
+        f"{row.summary or ticket.subject} — no specialist model answered ({label}); this draft is the category's "
+        "reply template and the best matching articles."
+    )
+    return _Answer(
+        source=DraftSource.TEMPLATE,
+        diagnosis=diagnosis.strip(),
+        steps=steps,
+        reply=reply,
+        can_close=False,
+        citations=[source.citation() for source in sources[:3]],
+        fallback_reason=reason,
+        fallback_detail=detail[:500],
+    )
+
+
+def _answer(ticket: Ticket, row: Classification, specialist: Specialist | None) -> _Answer:
+    category = Category.objects.filter(slug=row.category).first()
+    sources = _sources(ticket)
+    try:
+        return _ask_specialist(ticket, row, category, specialist, sources)
+    except pybreaker.CircuitBreakerError as exc:
+        cause = breaker.original_error(exc)
+        reason, detail = (cause.reason, str(cause)) if cause is not None else (FallbackReason.BREAKER_OPEN, str(exc))
+    except llm.LLMError as exc:
+        reason, detail = exc.reason, str(exc)
+    if reason != FallbackReason.NOT_CONFIGURED:
+        logger.warning("ticket %s: specialist draft from the template (%s)", ticket.pk, reason)
+    return _template_answer(ticket, row, category, sources, reason, detail)
+
+
+def _store(draft: Draft, answer: _Answer) -> Draft:
+    for name, value in vars(answer).items():
+        setattr(draft, name, value)
+    draft.status, draft.updated = DraftStatus.PROPOSED, timezone.now()
+    draft.save()
+    return draft
+
+
+def draft_resolution(ticket_id: int) -> Draft | None:
+    """Draft the resolution of one classified ticket, once per classification: None when drafts are off, the
+    ticket is missing, not classified, resolved already, its category's specialist is inactive, or this
+    classification was drafted (or is being drafted) already. Safe to run twice; a draft left `drafting` by
+    a worker that died is taken over once stale."""
+    if not settings.RESOLUTION_ENABLED:
+        return None
+    ticket = Ticket.objects.filter(pk=ticket_id, status=Status.CLASSIFIED).exclude(state=WorkState.RESOLVED).first()
+    row = ticket.classifications.order_by("-created", "-id").first() if ticket is not None else None
+    if ticket is None or row is None:
+        logger.info("ticket %s: no draft (missing, not classified, or resolved)", ticket_id)
+        return None
+    specialist = Specialist.objects.filter(category__slug=row.category).first()
+    if specialist is not None and not specialist.active:
+        return None
+    draft = _claim(ticket, row, specialist)
+    if draft is None:
+        logger.info("ticket %s: classification %s drafted already (or being drafted)", ticket_id, row.pk)
+        return None
+    try:
+        draft = _store(draft, _answer(ticket, row, specialist))
+    except BaseException:
+        Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING).delete()  # the retry drafts it afresh
+        raise
+    logger.info("ticket %s: resolution draft %s (%s)", ticket_id, draft.pk, draft.source)
+    return draft
+
+
+def draft_resolutions(ticket_ids: list[int]) -> list[Draft]:
+    return [draft for ticket_id in ticket_ids if (draft := draft_resolution(ticket_id)) is not None]
+
+
+# ---- decisions ------------------------------------------------------------------------------------------------
+
+
+def latest_draft(ticket: Ticket) -> Draft | None:
+    return Draft.objects.filter(ticket=ticket).select_related("decided_by").order_by("-created", "-id").first()
+
+
+def _changes(draft: Draft, edits: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    changes = {}
+    for name in EDITABLE_FIELDS:
+        if name not in edits or edits[name] is None:
+            continue
+        old, new = getattr(draft, name), edits[name]
+        new = [str(s).strip() for s in new if str(s).strip()] if name == "steps" else str(new).strip()
+        if new != old:
+            changes[name] = {"old": old, "new": new}
+    return changes
+
+
+def _decide(draft: Draft, user: User, status: str, **fields: Any) -> Draft:
+    """Lock the draft and record the decision on it; refused unless it is proposed."""
+    locked = Draft.objects.select_for_update().filter(pk=draft.pk).first()
+    if locked is None or locked.status != DraftStatus.PROPOSED:
+        current = locked.get_status_display().lower() if locked is not None else "gone"
+        raise DecisionRefused(f"This draft is {current}; only a proposed draft can be accepted or rejected.")
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    now = timezone.now()
+    locked.status, locked.decided_by, locked.decided_at, locked.updated = status, user, now, now
+    locked.save()
+    return locked
+
+
+def accept(draft: Draft, user: User, edits: dict[str, Any] | None = None) -> Draft:
+    """Accept the draft, with the agent's edits (diagnosis, steps, reply) if any: recorded on the draft (who,
+    when, each field's old and new value) and in the audit log; the ticket is resolved (if it may move there),
+    by the specialist when accepted as written, by a person when edited."""
+    with transaction.atomic():
+        changes = _changes(draft, edits or {})
+        values = {name: change["new"] for name, change in changes.items()}
+        decided = _decide(draft, user, DraftStatus.ACCEPTED, changes=changes, **values)
+        resolved_by = ResolvedBy.HUMAN if changes else ResolvedBy.SPECIALIST
+        moved = workflow.change_state([decided.ticket_id], WorkState.RESOLVED, actor=user, resolved_by=resolved_by)
+        detail = {"draft": decided.pk, "edited": sorted(changes), "resolved_by": resolved_by, "resolved": bool(moved)}
+        audit.record(Action.RESOLUTION_ACCEPTED, actor=user, target=f"ticket:{decided.ticket_id}", detail=detail)
+    logger.info("ticket %s: draft %s accepted by user %s", decided.ticket_id, decided.pk, user.pk)
+    return decided
+
+
+def reject(draft: Draft, user: User, note: str = "") -> Draft:
+    """Reject the draft (with the agent's reason, if given): recorded on it and in the audit log; the ticket
+    is left as it is."""
+    with transaction.atomic():
+        decided = _decide(draft, user, DraftStatus.REJECTED, note=note.strip()[:2000])
+        detail = {"draft": decided.pk, "note": decided.note[:200]}
+        audit.record(Action.RESOLUTION_REJECTED, actor=user, target=f"ticket:{decided.ticket_id}", detail=detail)
+    logger.info("ticket %s: draft %s rejected by user %s", decided.ticket_id, decided.pk, user.pk)
+    return decided
