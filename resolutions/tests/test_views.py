@@ -4,6 +4,7 @@ decision form (htmx swaps and plain posts)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -16,7 +17,7 @@ from tickets.tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def _decide_url(draft) -> str:
@@ -44,18 +45,18 @@ def test_the_ticket_page_shows_the_draft_its_sources_and_the_decision_form(agent
 
 def test_the_panel_polls_while_the_ticket_is_being_classified_and_stops_once_drafted(agent_client):
     ticket = TicketFactory.create(status=Status.QUEUED)
-    waiting = agent_client.get(f"/tickets/{ticket.pk}/resolution/", **HTMX)
+    waiting = agent_client.get(f"/tickets/{ticket.pk}/resolution/", headers=HTMX)
     assert waiting.status_code == 200 and 'hx-trigger="every 3s"' in waiting.content.decode()
     assert "drafting a resolution" in waiting.content.decode() and "<html" not in waiting.content.decode()
 
     draft = DraftFactory.create()
-    done = agent_client.get(f"/tickets/{draft.ticket_id}/resolution/", **HTMX)
+    done = agent_client.get(f"/tickets/{draft.ticket_id}/resolution/", headers=HTMX)
     assert done.status_code == 286 and "every 3s" not in done.content.decode()
 
 
 def test_an_old_classification_without_a_draft_does_not_poll(agent_client):
-    ticket = TicketFactory.create(classified=True, classified_at=timezone.now() - timezone.timedelta(hours=1))
-    response = agent_client.get(f"/tickets/{ticket.pk}/resolution/", **HTMX)
+    ticket = TicketFactory.create(classified=True, classified_at=timezone.now() - timedelta(hours=1))
+    response = agent_client.get(f"/tickets/{ticket.pk}/resolution/", headers=HTMX)
     assert response.status_code == 286 and "No resolution draft" in response.content.decode()
 
 
@@ -65,7 +66,7 @@ def test_accepting_with_htmx_swaps_the_panel_and_tells_the_work_card(agent_clien
     response = agent_client.post(
         _decide_url(draft),
         {"decision": "accept", "diagnosis": draft.diagnosis, "steps": "\n".join(draft.steps), "reply": draft.reply},
-        **HTMX,
+        headers=HTMX,
     )
 
     html = response.content.decode()
@@ -81,7 +82,9 @@ def test_an_edited_reply_is_accepted_as_edited(agent_client):
     draft = DraftFactory.create()
 
     agent_client.post(
-        _decide_url(draft), {"decision": "accept", "reply": "Refunded today.", "steps": "\n".join(draft.steps)}, **HTMX
+        _decide_url(draft),
+        {"decision": "accept", "reply": "Refunded today.", "steps": "\n".join(draft.steps)},
+        headers=HTMX,
     )
 
     draft.refresh_from_db()
@@ -103,7 +106,7 @@ def test_rejecting_without_htmx_redirects_to_the_ticket_with_a_message(agent_cli
 def test_a_decided_draft_is_refused_with_the_reason_in_the_panel(agent_client):
     draft = DraftFactory.create(status=DraftStatus.REJECTED)
 
-    response = agent_client.post(_decide_url(draft), {"decision": "accept"}, **HTMX)
+    response = agent_client.post(_decide_url(draft), {"decision": "accept"}, headers=HTMX)
 
     assert response.status_code == 422 and "only a proposed draft" in response.content.decode()
     draft.refresh_from_db()
@@ -118,7 +121,7 @@ def test_anonymous_and_readers_cannot_decide_and_outsiders_cannot_see(outsider):
     assert 'value="accept"' not in client.get(f"/tickets/{draft.ticket_id}/").content.decode()
     assert client.post(_decide_url(draft), {"decision": "accept"}).status_code == 403
     client.force_login(outsider)
-    assert client.get(f"/tickets/{draft.ticket_id}/resolution/", **HTMX).status_code == 403
+    assert client.get(f"/tickets/{draft.ticket_id}/resolution/", headers=HTMX).status_code == 403
     draft.refresh_from_db()
     assert draft.status == DraftStatus.PROPOSED
 
