@@ -199,17 +199,26 @@ def _ask_specialist(
     )
 
 
-def _template_values(ticket: Ticket, row: Classification, category: Category | None) -> dict[str, str]:
+# The template's placeholders, with the stand-ins the keyword classifier's replies use when the ticket lacks one.
+_PLACEHOLDERS = (
+    ("order_id", "order_ids", "your order"),
+    ("error_code", "error_codes", "the error"),
+    ("amount", "amounts", "the amount"),
+    ("url", "urls", "the page"),
+)
+
+
+def _template_values(ticket: Ticket, row: Classification) -> dict[str, str]:
+    entities = row.entities or {}
     values = {
         "customer_name": ticket.customer_name or "there",
         "team": row.team,
-        "category": category.name if category is not None else row.category,
-        "email": ticket.customer_email,
+        "category": row.category.replace("_", " "),
+        "email": ticket.customer_email or "your email address",
     }
-    for key, name in (("order_ids", "order_id"), ("error_codes", "error_code"), ("amounts", "amount"), ("urls", "url")):
-        found = (row.entities or {}).get(key) or []
-        if found:
-            values[name] = str(found[0])
+    for name, key, stand_in in _PLACEHOLDERS:
+        found = entities.get(key) or []
+        values[name] = str(found[0]) if found else stand_in
     return values
 
 
@@ -218,9 +227,7 @@ def _template_answer(
 ) -> _Answer:
     """Without the specialist's model: the category's reply template, the best articles named and the best
     passage quoted, and steps that point the agent at them. Never claims the ticket can be closed."""
-    reply = render_reply(
-        category.reply_template if category is not None else "", _template_values(ticket, row, category)
-    )
+    reply = render_reply(category.reply_template if category is not None else "", _template_values(ticket, row))
     steps = [
         f"Read [{s.n}] {s.hit.chunk.article.title}" + (f" ({s.hit.chunk.heading})" if s.hit.chunk.heading else "")
         for s in sources[:3]
