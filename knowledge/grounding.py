@@ -3,7 +3,8 @@
 A caller (the classification chain, a specialist) does three things with it:
 
 1. `retrieve(subject, body)`: the top `KB_TOP_K` chunks for a ticket, numbered 1..k as the prompt shows
-   them (number = retrieval rank), each a `Source` (article id and title, chunk id, heading, page, score, text).
+   them (number = retrieval rank), each a `Source` (article id and title, chunk id, heading, page, score, text);
+   `retrieve_many` does it for a chunk of tickets in two queries.
 2. `prompt_block(sources)`: those sources as a block for a prompt, a JSON list between <sources> and
    </sources> (data, like the ticket: never instructions), each with its `number` to cite.
 3. `validate_citations(cited, sources)`: the numbers a model cited, checked against what was retrieved; the
@@ -75,13 +76,7 @@ def query_text(subject: str, body: str) -> str:
     return f"{subject}\n{body}"[:QUERY_CHARS]
 
 
-def retrieve(subject: str, body: str, *, k: int | None = None, using: str = "default") -> list[Source]:
-    """The `k` (default settings.KB_TOP_K) chunks of published articles that best match the ticket, best
-    first, numbered 1..k. Two queries; none when k is 0 (grounding switched off)."""
-    k = settings.KB_TOP_K if k is None else k
-    if k <= 0:
-        return []
-    hits = retrieval.search(query_text(subject, body), k, using=using)
+def _sources(hits: list[retrieval.Hit]) -> list[Source]:
     return [
         Source(
             number=n,
@@ -95,6 +90,24 @@ def retrieve(subject: str, body: str, *, k: int | None = None, using: str = "def
         )
         for n, hit in enumerate(hits, start=1)
     ]
+
+
+def retrieve_many(
+    tickets: Sequence[tuple[str, str]], *, k: int | None = None, using: str = "default"
+) -> list[list[Source]]:
+    """`retrieve` for each (subject, body), in the same order: two queries for a whole chunk of tickets (up to
+    retrieval.BATCH), none when k is 0 (grounding switched off)."""
+    k = settings.KB_TOP_K if k is None else k
+    if k <= 0 or not tickets:
+        return [[] for _ in tickets]
+    hits = retrieval.search_many([query_text(subject, body) for subject, body in tickets], k, using=using)
+    return [_sources(found) for found in hits]
+
+
+def retrieve(subject: str, body: str, *, k: int | None = None, using: str = "default") -> list[Source]:
+    """The `k` (default settings.KB_TOP_K) chunks of published articles that best match the ticket, best
+    first, numbered 1..k. Two queries; none when k is 0 (grounding switched off)."""
+    return retrieve_many([(subject, body)], k=k, using=using)[0]
 
 
 def prompt_block(sources: Sequence[Source]) -> str:
