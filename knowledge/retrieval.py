@@ -48,7 +48,7 @@ def _postgresql(using: str, queries: list[list[str]], k: int) -> list[tuple[int,
         ORDER BY score DESC, id LIMIT %(k)s)
     """
     sql = " UNION ALL ".join(part.format(n=n) for n in range(len(queries)))
-    params: dict[str, object] = {f"query_{n}": pg_query(words) for n, words in enumerate(queries)}
+    params: dict[str, str | int] = {f"query_{n}": pg_query(words) for n, words in enumerate(queries)}
     with connections[using].cursor() as cursor:
         cursor.execute(sql, {**params, "ranked": PG_RANKED_MATCHES, "k": k})
         return [(row[0], row[1], float(row[2])) for row in cursor.fetchall()]
