@@ -212,10 +212,12 @@ def _answer(
 
 # ---- Specialist resolution drafts (resolutions app) ----------------------------------------------------
 # Recognised by the system prompt's first line and the schema's fields. The answer cites the numbered sources
-# it was given (the first two); mode "invent_source" cites a number it was not given.
+# it was given (the first two); mode "invent_source" (or the grounded replies' "bad_citation") cites a number
+# it was not given.
 MODES = (*MODES, "invent_source")  # type: ignore[assignment]  # one more than the tuple above
 RESOLUTION_PROMPT_START = "You are a support specialist drafting the resolution"
 INVENTED_SOURCE = 99
+_INVENTING = ("invent_source", "bad_citation")
 
 
 def is_resolution_request(request: dict[str, Any]) -> bool:
@@ -238,19 +240,19 @@ def resolution_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
     ticket = _tagged(request, "ticket") or {}
     triage = _tagged(request, "triage") or {}
     sources = _tagged(request, "sources") or []
-    numbers = [int(source["n"]) for source in sources[:2]]
-    if mode == "invent_source":
+    numbers = [int(source["number"]) for source in sources[:2]]
+    if mode in _INVENTING:
         numbers = [INVENTED_SOURCE]
     category = str(triage.get("category") or "general").replace("_", " ")
     diagnosis = f"A {category} issue: {triage.get('summary') or ticket.get('subject') or 'the customer needs help'}"
-    steps = [f"Follow [{source['n']}] {source['title']}." for source in sources[:2]]
+    steps = [f"Follow [{source['number']}] {source['article']}." for source in sources[:2]]
     steps.append("Send the reply and confirm with the customer.")
-    if numbers and sources and mode != "invent_source":
+    if numbers and sources and mode not in _INVENTING:
         first = sources[0]
         passage = " ".join(str(first["text"]).split())[:160]
-        reply = f"Hello, thanks for writing. {passage} [{first['n']}]"
+        reply = f"Hello, thanks for writing. {passage} [{first['number']}]"
         if len(numbers) > 1:
-            reply += f" See also {sources[1]['title']} [{sources[1]['n']}]."
+            reply += f" See also {sources[1]['article']} [{sources[1]['number']}]."
     elif numbers:
         reply = f"Hello, thanks for writing. Our guide explains this [{numbers[0]}]."
     else:

@@ -501,8 +501,9 @@ Your specialty: {category_name} tickets ({category_slug}).
 {instructions}
 
 You get the ticket between <ticket> and </ticket>, its triage between <triage> and </triage>, and numbered
-knowledge-base sources between <sources> and </sources>. Diagnosis: the most likely cause, in one to three
-sentences. Steps: what the agent should do, in order, one short sentence each (at most {max_steps}).
+knowledge-base sources between <sources> and </sources>, each with its `number`. Diagnosis: the most likely
+cause, in one to three sentences. Steps: what the agent should do, in order, one short sentence each
+(at most {max_steps}).
 Reply: the answer to the customer; ground it in the sources and mark each statement taken from one with its
 number in brackets, e.g. [1]. Citations: the numbers of every source the reply uses, only numbers given in
 <sources>. When no source applies, cite none and say what you need instead. can_close: true only when the
@@ -539,13 +540,13 @@ def build_resolution_schema() -> dict[str, Any]:
 def build_resolution_messages(
     ticket: dict[str, Any],
     triage: dict[str, Any],
-    sources: list[dict[str, Any]],
+    sources: str,
     category: CategoryChoice,
     instructions: str,
     schema: dict[str, Any],
 ) -> list[dict[str, str]]:
     """The specialist's system prompt, then the ticket (masked when LLM_MASK_PII is on), its triage and the
-    numbered sources (`{"n", "title", "heading", "text"}` each)."""
+    numbered sources (`sources`: knowledge.grounding.prompt_block's <sources> block)."""
     schema_note = ""
     if settings.LLM_RESPONSE_FORMAT == "json_object":
         schema_note = f"\n\nJSON schema of your answer:\n{json.dumps(schema)}"
@@ -565,14 +566,14 @@ def build_resolution_messages(
         {"role": "system", "content": prompt},
         {"role": "user", "content": f"<ticket>{json.dumps(shown, ensure_ascii=False)}</ticket>"},
         {"role": "user", "content": f"<triage>{json.dumps(triage, ensure_ascii=False)}</triage>"},
-        {"role": "user", "content": f"<sources>{json.dumps(sources, ensure_ascii=False)}</sources>"},
+        {"role": "user", "content": sources},
     ]
 
 
 def resolve(
     ticket: dict[str, Any],
     triage: dict[str, Any],
-    sources: list[dict[str, Any]],
+    sources: str,
     category: CategoryChoice,
     instructions: str,
     *,

@@ -24,7 +24,7 @@ from classification import breaker, llm
 from classification import services as classification
 from classification.keywords.reply import render_reply
 from classification.models import Category, Classification, FallbackReason
-from knowledge import retrieval
+from knowledge import grounding
 from resolutions import defaults
 from resolutions.models import EDITABLE_FIELDS, Draft, DraftSource, DraftStatus, Specialist
 from tickets import workflow
@@ -32,8 +32,6 @@ from tickets.models import ResolvedBy, Status, Ticket, WorkState
 
 logger = logging.getLogger(__name__)
 
-# The template draft quotes at most this much of the best passage.
-QUOTE_CHARS = 300
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 
 
@@ -49,46 +47,30 @@ def tokens_spent_since(since: datetime) -> int:
     return int(spent["tokens"] or 0)
 
 
-# ---- the sources the reply may cite --------------------------------------------------------------------
+# ---- the sources the reply may cite (knowledge.grounding) -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Source:
-    n: int
-    hit: retrieval.Hit
-
-    def prompt(self) -> dict[str, Any]:
-        chunk = self.hit.chunk
-        return {"n": self.n, "title": chunk.article.title, "heading": chunk.heading, "text": chunk.text}
-
-    def citation(self) -> dict[str, Any]:
-        chunk = self.hit.chunk
-        return {
-            "n": self.n,
-            "article_id": chunk.article_id,
-            "chunk_id": chunk.pk,
-            "rank": self.hit.rank,
-            "title": chunk.article.title,
-            "heading": chunk.heading,
-            "page": chunk.page,
-        }
+def _citation(source: grounding.Source) -> dict[str, Any]:
+    return {
+        "n": source.number,
+        "article_id": source.article_id,
+        "chunk_id": source.chunk_id,
+        "rank": source.rank,
+        "title": source.article_title,
+        "heading": source.heading,
+        "page": source.page,
+    }
 
 
-def _sources(ticket: Ticket) -> list[Source]:
-    hits = retrieval.search(f"{ticket.subject}\n{ticket.body}")
-    return [Source(n=hit.rank, hit=hit) for hit in hits]
-
-
-def _cited(numbers: list[int], reply: str, sources: list[Source]) -> list[Source]:
-    """The sources the answer cites (its list and the [n] marks in its reply), in order; any number that is
-    not one of the sources given makes the answer invalid."""
-    given = {source.n: source for source in sources}
+def _cited(numbers: list[int], reply: str, sources: list[grounding.Source]) -> list[grounding.Source]:
+    """The sources the answer cites (its list and the [n] marks in its reply), in order; a number that is not
+    one of the sources given makes the answer invalid (`invalid_output`, like any answer off the schema)."""
     marked = [int(n) for n in _CITATION.findall(reply)]
-    wanted = list(dict.fromkeys([*numbers, *marked]))
-    unknown = [n for n in wanted if n not in given]
-    if unknown:
-        raise llm.LLMError("invalid_output", f"the draft cites sources it was not given: {unknown[:5]}")
-    return [given[n] for n in sorted(wanted)]
+    try:
+        cited = grounding.validate_citations(list(dict.fromkeys([*numbers, *marked])), sources)
+    except grounding.CitationError as exc:
+        raise llm.LLMError(FallbackReason.INVALID_OUTPUT, f"the draft {exc}") from exc
+    return sorted(cited, key=lambda source: source.number)
 
 
 # ---- drafting -----------------------------------------------------------------------------------------------
@@ -159,7 +141,11 @@ class _Answer:
 
 
 def _ask_specialist(
-    ticket: Ticket, row: Classification, category: Category | None, specialist: Specialist | None, sources: list[Source]
+    ticket: Ticket,
+    row: Classification,
+    category: Category | None,
+    specialist: Specialist | None,
+    sources: list[grounding.Source],
 ) -> _Answer:
     """The specialist's model through the LLM's breaker; raises LLMError (with its fallback reason) or
     pybreaker.CircuitBreakerError when it gives no usable answer."""
@@ -175,7 +161,7 @@ def _ask_specialist(
         lambda: llm.resolve(
             {"subject": ticket.subject, "body": ticket.body},
             _triage(ticket, row),
-            [source.prompt() for source in sources],
+            grounding.prompt_block(sources) or "<sources>[]</sources>",
             _category_choice(category, row.category),
             instructions,
             endpoint=endpoint,
@@ -189,7 +175,7 @@ def _ask_specialist(
         steps=result.steps,
         reply=result.reply,
         can_close=result.can_close,
-        citations=[source.citation() for source in cited],
+        citations=[_citation(source) for source in cited],
         model_name=result.model_name,
         prompt_version=result.prompt_version,
         latency_ms=result.latency_ms,
@@ -223,20 +209,20 @@ def _template_values(ticket: Ticket, row: Classification) -> dict[str, str]:
 
 
 def _template_answer(
-    ticket: Ticket, row: Classification, category: Category | None, sources: list[Source], reason: str, detail: str
+    ticket: Ticket,
+    row: Classification,
+    category: Category | None,
+    sources: list[grounding.Source],
+    reason: str,
+    detail: str,
 ) -> _Answer:
-    """Without the specialist's model: the category's reply template, the best articles named and the best
-    passage quoted, and steps that point the agent at them. Never claims the ticket can be closed."""
+    """Without the specialist's model: the category's reply template followed by the grounded paragraph
+    (knowledge.grounding: the best passage quoted, the best articles named), and steps that point the agent
+    at those articles. Never claims the ticket can be closed."""
     reply = render_reply(category.reply_template if category is not None else "", _template_values(ticket, row))
-    steps = [
-        f"Read [{s.n}] {s.hit.chunk.article.title}" + (f" ({s.hit.chunk.heading})" if s.hit.chunk.heading else "")
-        for s in sources[:3]
-    ]
-    if sources:
-        best = sources[0].hit.chunk
-        quote = " ".join(best.text.split())[:QUOTE_CHARS]
-        named = "; ".join(f"[{s.n}] {s.hit.chunk.article.title}" for s in sources[:3])
-        reply = f"{reply}\n\nThese articles may help: {named}.\n\nFrom [{sources[0].n}] {best.article.title}: “{quote}”"
+    cited = grounding.fallback_citations(sources)
+    grounded = grounding.fallback_reply(sources)
+    steps = [f"Read {source.label()}." for source in cited]
     steps.append("Check the reply against the ticket, complete it, and send it.")
     label = FallbackReason(reason).label if reason in FallbackReason.values else reason
     diagnosis = (
@@ -247,9 +233,9 @@ def _template_answer(
         source=DraftSource.TEMPLATE,
         diagnosis=diagnosis.strip(),
         steps=steps,
-        reply=reply,
+        reply=f"{reply}\n\n{grounded}" if grounded else reply,
         can_close=False,
-        citations=[source.citation() for source in sources[:3]],
+        citations=[_citation(source) for source in cited],
         fallback_reason=reason,
         fallback_detail=detail[:500],
     )
@@ -257,7 +243,7 @@ def _template_answer(
 
 def _answer(ticket: Ticket, row: Classification, specialist: Specialist | None) -> _Answer:
     category = Category.objects.filter(slug=row.category).first()
-    sources = _sources(ticket)
+    sources = grounding.retrieve(ticket.subject, ticket.body)
     try:
         return _ask_specialist(ticket, row, category, specialist, sources)
     except pybreaker.CircuitBreakerError as exc:

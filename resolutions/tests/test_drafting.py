@@ -97,10 +97,11 @@ def test_without_an_llm_the_draft_is_the_reply_template_and_the_best_articles(re
     draft = services.draft_resolution(ticket.pk)
 
     assert draft is not None and draft.source == DraftSource.TEMPLATE and draft.fallback_reason == "not_configured"
-    assert draft.reply.startswith("Hi Dana") and "These articles may help: [1] Refunds" in draft.reply
+    assert draft.reply.startswith("Hi Dana") and 'From our help centre ("Refunds › Refund policy")' in draft.reply
     assert "refunded within 5 business days" in draft.reply  # the best passage, quoted
-    assert draft.citations[0]["article_id"] == refund_articles[0].pk and not draft.can_close
-    assert draft.steps[0] == "Read [1] Refunds (Refund policy)"
+    assert 'See also: "Invoices"' in draft.reply and "{amount}" not in draft.reply
+    assert [c["article_id"] for c in draft.citations] == [refund_articles[0].pk, refund_articles[1].pk]
+    assert draft.steps[0] == "Read Refunds › Refund policy." and not draft.can_close
 
 
 @pytest.mark.parametrize(
