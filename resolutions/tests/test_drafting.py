@@ -8,7 +8,7 @@ import pytest
 from classification import services as classification
 from classification.tests.factories import ClassificationFactory
 from knowledge.tests.factories import article
-from resolutions import services
+from resolutions import defaults, services
 from resolutions.models import Draft, DraftSource, DraftStatus
 from resolutions.tasks import draft_resolutions_task
 from resolutions.tests.factories import SpecialistFactory
@@ -173,3 +173,14 @@ def test_no_draft_when_switched_off_resolved_or_not_classified(fake_llm, setting
     settings.RESOLUTION_ENABLED = False
     assert services.draft_resolution(_classified().pk) is None
     assert not Draft.objects.exists() and fake_llm.state.stats()["requests"] == 0
+
+
+def test_a_category_without_a_specialist_gets_the_general_instructions(fake_llm):
+    ticket = TicketFactory.create(subject="Question", body="Where is your office?", classified=True)
+    ClassificationFactory.create(ticket=ticket, category="general")
+
+    draft = services.draft_resolution(ticket.pk)
+
+    assert draft is not None and draft.specialist is None and draft.source == DraftSource.LLM
+    assert defaults.GENERAL in fake_llm.state.last_request["messages"][0]["content"]
+    assert draft.citations == [] and not draft.can_close  # nothing in the knowledge base to cite
