@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -292,8 +293,15 @@ def draft_resolution(ticket_id: int) -> Draft | None:
     return draft
 
 
-def draft_resolutions(ticket_ids: list[int]) -> list[Draft]:
-    return [draft for ticket_id in ticket_ids if (draft := draft_resolution(ticket_id)) is not None]
+def draft_resolutions(ticket_ids: list[int], *, deadline: float | None = None) -> list[int]:
+    """Draft each ticket's resolution in turn (one LLM call each at most). Past `deadline` (time.monotonic())
+    no further ticket is started: the ids not started are returned, for the caller to publish again."""
+    for index, ticket_id in enumerate(ticket_ids):
+        if deadline is not None and time.monotonic() > deadline:
+            logger.info("%d tickets left for another drafting task: the time limit is near", len(ticket_ids) - index)
+            return list(ticket_ids[index:])
+        draft_resolution(ticket_id)
+    return []
 
 
 # ---- decisions ------------------------------------------------------------------------------------------------

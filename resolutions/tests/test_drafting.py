@@ -184,3 +184,12 @@ def test_a_category_without_a_specialist_gets_the_general_instructions(fake_llm)
     assert draft is not None and draft.specialist is None and draft.source == DraftSource.LLM
     assert defaults.GENERAL in fake_llm.state.last_request["messages"][0]["content"]
     assert draft.citations == [] and not draft.can_close  # nothing in the knowledge base to cite
+
+
+def test_past_the_deadline_the_tickets_not_started_are_handed_back():
+    first, second = _classified(), _classified()
+
+    rest = services.draft_resolutions([first.pk, second.pk], deadline=0.0)
+
+    assert rest == [first.pk, second.pk] and not Draft.objects.exists()
+    assert services.draft_resolutions([first.pk, second.pk]) == [] and Draft.objects.count() == 2
