@@ -193,3 +193,18 @@ def test_past_the_deadline_the_tickets_not_started_are_handed_back():
 
     assert rest == [first.pk, second.pk] and not Draft.objects.exists()
     assert services.draft_resolutions([first.pk, second.pk]) == [] and Draft.objects.count() == 2
+
+
+def test_classification_publishes_the_drafting_task_by_name_unless_switched_off(default_taxonomy, settings):
+    from unittest import mock
+
+    from classification import tasks as classification_tasks
+
+    settings.SIMILARITY_ENABLED = False
+    ticket, other = TicketFactory.create(), TicketFactory.create()
+    with mock.patch.object(classification_tasks.current_app, "send_task", autospec=True) as send:
+        classification_tasks.classify_tickets_task.apply(args=([ticket.pk],))
+        settings.RESOLUTION_ENABLED = False
+        classification_tasks.classify_tickets_task.apply(args=([other.pk],))
+
+    send.assert_called_once_with("resolutions.draft_resolutions", args=([ticket.pk],))
