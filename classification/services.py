@@ -254,7 +254,8 @@ def finish(
     options (classification.options): the required information it lacks, the reply in its tone asking for
     that information (or no reply, when replies are off), and no entities when extraction is off. A template
     reply gets the grounded paragraph written from the ticket's knowledge-base `sources` (the best passage
-    quoted, the best articles named, said to come from the help centre) and cites them; a model's reply keeps
+    quoted, the best articles named, said to come from the help centre; articles of the answer's category or
+    of none) and cites them; a model's reply keeps
     the citations it made (validated against the same sources)."""
     _record_sources(outcome, sources)
     chosen = options.resolve(ticket.options)
@@ -271,8 +272,8 @@ def finish(
         outcome.suggested_reply, outcome.reply_tone, outcome.citations = "", "", []
         return outcome
     if outcome.source == Source.KEYWORD:  # a template: it never asks, whatever its placeholders say
-        grounded = grounding.fallback_reply(sources)
-        outcome.citations = grounding.fallback_citations(sources) if grounded else []
+        grounded = grounding.fallback_reply(sources, outcome.category)
+        outcome.citations = grounding.fallback_citations(sources, outcome.category) if grounded else []
         ask = "\n\n".join(part for part in (grounded, info.ask_for(outcome.missing_info, tone)) if part)
         outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, tone, ask)
     else:  # a model wrote it in the tone it was asked for: only what it did not ask for is added

@@ -4,6 +4,7 @@ HTTP against the repository's fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -134,6 +135,12 @@ def test_without_the_llm_the_reply_quotes_the_best_passage_and_names_the_article
     assert _assert_every_citation_was_retrieved([row]) == len(citations)
 
 
+def test_without_the_llm_an_article_of_another_category_is_not_quoted(demo_kb):
+    row = _classify("Support hours", "What are your support hours? I'd like to call rather than email.")
+    assert row.category == "general" and row.explanation["kb_sources"]  # words matched some articles
+    assert "From our help centre" not in row.suggested_reply and not row.citations.exists()
+
+
 @pytest.mark.parametrize("tone", ["formal", "concise"])
 def test_the_grounded_paragraph_survives_every_tone(demo_kb, tone):
     row = _classify(*REFUND, options={"tone": tone})
@@ -213,3 +220,19 @@ def test_a_workflow_process_stores_its_citations(api_client, demo_kb):
     ticket = Ticket.objects.get()
     row = ticket.classifications.get()
     assert row.citations.exists() and _assert_every_citation_was_retrieved([row]) == row.citations.count()
+
+
+def test_the_seeds_demo_tickets_get_replies_citing_demo_articles():
+    """`make run` without an LLM: most seeded tickets' suggested replies quote a demo article and cite it."""
+    from django.core.management import call_command
+
+    call_command("seed", "--count", "40", "--seed", "1", "--no-classify", stdout=io.StringIO())
+    ids = list(Ticket.objects.values_list("pk", flat=True))
+    services.classify_tickets(ids)
+    rows = list(Classification.objects.filter(ticket_id__in=ids).prefetch_related("citations__article"))
+    grounded = [row for row in rows if row.citations.all()]
+    assert len(rows) == 40 and len(grounded) >= 20
+    for row in grounded:
+        assert "From our help centre" in row.suggested_reply
+        assert all(c.article is not None and c.article.source_name.startswith("demo/") for c in row.citations.all())
+    assert _assert_every_citation_was_retrieved(rows) == Citation.objects.count()
