@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from classification import llm, services
-from classification.models import Classification
+from classification.models import Citation, Classification
 from events import outbox
 from events.models import EventType
 from tickets.models import INPUT_FIELDS, Status, Ticket
@@ -64,7 +64,8 @@ def store(values: Mapping[str, Any], outcome: services.Outcome) -> tuple[Ticket,
     try:
         with transaction.atomic():
             ticket.save(force_insert=True)
-            Classification.objects.create(ticket=ticket, created=now, **vars(outcome))
+            row = Classification.objects.create(ticket=ticket, created=now, **outcome.row_fields())
+            Citation.objects.bulk_create(services.citation_rows(row, outcome.citations))
             outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=now)
             outbox.record(EventType.TICKET_CLASSIFIED, [ticket.pk], [services.event_detail(outcome)], now=now)
     except IntegrityError:

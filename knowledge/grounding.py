@@ -57,6 +57,9 @@ class Source:
     page: int | None
     score: float
     text: str
+    # The article's category slug ("" for none): a reply written without a model only uses articles of the
+    # ticket's category or of none.
+    category: str = ""
 
     @property
     def rank(self) -> int:
@@ -87,6 +90,7 @@ def _sources(hits: list[retrieval.Hit]) -> list[Source]:
             page=hit.chunk.page,
             score=round(hit.score, 6),
             text=hit.chunk.text,
+            category=hit.chunk.article.category,
         )
         for n, hit in enumerate(hits, start=1)
     ]
@@ -141,11 +145,14 @@ def validate_citations(cited: Sequence[int], sources: Sequence[Source]) -> list[
     return list(chosen.values())
 
 
-def _articles(sources: Sequence[Source]) -> list[Source]:
-    """The best source of each article, best article first, at most FALLBACK_ARTICLES."""
+def _articles(sources: Sequence[Source], category: str) -> list[Source]:
+    """The best source of each article of `category` (or of none), best article first, at most
+    FALLBACK_ARTICLES. Without a model to judge them, words shared with an article of another topic ("how
+    long", "email") are not enough to quote it."""
     best: dict[int, Source] = {}
     for source in sources:
-        best.setdefault(source.article_id, source)
+        if not source.category or not category or source.category == category:
+            best.setdefault(source.article_id, source)
     return list(best.values())[:FALLBACK_ARTICLES]
 
 
@@ -163,15 +170,17 @@ def quote(source: Source, limit: int = QUOTE_CHARS) -> str:
     return kept or text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def fallback_citations(sources: Sequence[Source]) -> list[Source]:
-    """What a reply without a model cites: the best chunk of each article it names, best first."""
-    return _articles(sources)
+def fallback_citations(sources: Sequence[Source], category: str = "") -> list[Source]:
+    """What a reply without a model cites: the best chunk of each article it names (of the ticket's
+    `category`, or of none), best first."""
+    return _articles(sources, category)
 
 
-def fallback_reply(sources: Sequence[Source]) -> str:
+def fallback_reply(sources: Sequence[Source], category: str = "") -> str:
     """The grounded paragraph of a reply written without a model, saying it comes from the articles: the best
-    passage quoted with its article, then the other best matching articles by name. Empty without sources."""
-    cited = fallback_citations(sources)
+    passage quoted with its article, then the other best matching articles by name; only articles of the
+    ticket's `category` or of none ("": any). Empty when no source qualifies."""
+    cited = fallback_citations(sources, category)
     if not cited:
         return ""
     best, others = cited[0], cited[1:]

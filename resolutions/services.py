@@ -221,8 +221,8 @@ def _template_answer(
     (knowledge.grounding: the best passage quoted, the best articles named), and steps that point the agent
     at those articles. Never claims the ticket can be closed."""
     reply = render_reply(category.reply_template if category is not None else "", _template_values(ticket, row))
-    cited = grounding.fallback_citations(sources)
-    grounded = grounding.fallback_reply(sources)
+    cited = grounding.fallback_citations(sources, row.category)
+    grounded = grounding.fallback_reply(sources, row.category)
     steps = [f"Read {source.label()}." for source in cited]
     steps.append("Check the reply against the ticket, complete it, and send it.")
     label = FallbackReason(reason).label if reason in FallbackReason.values else reason

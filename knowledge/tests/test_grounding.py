@@ -43,7 +43,7 @@ def test_retrieve_numbers_the_best_chunks_from_one_with_their_article(base):
     assert [s.number for s in sources] == list(range(1, len(sources) + 1)) and len(sources) >= 2
     best = sources[0]
     assert best.heading == "Double charges" and best.article_id == base["refunds"].pk
-    assert best.article_title == "Refunds" and best.rank == 1
+    assert best.article_title == "Refunds" and best.rank == 1 and best.category == ""
     assert best.chunk_id in set(base["refunds"].chunks.values_list("pk", flat=True))
     assert sources[0].score >= sources[-1].score
 
@@ -120,3 +120,16 @@ def test_retrieve_many_answers_each_ticket_in_order_in_two_queries(base, django_
     assert found[0][0].heading == "Double charges" and found[2][0].article_id == base["login"].pk
     assert found[177] == found[0] and found[179] == found[2]
     assert found[0] == grounding.retrieve(*tickets[0])
+
+
+def test_the_fallback_reply_uses_only_articles_of_the_tickets_category_or_of_none():
+    sources = [
+        _source(1, 1, "Two-factor recovery.", category="account"),
+        _source(2, 2, "Refund window.", category="billing"),
+        _source(3, 3, "Uploaded handbook, no category."),
+    ]
+    assert [s.number for s in grounding.fallback_citations(sources, "billing")] == [2, 3]
+    assert grounding.fallback_reply(sources, "billing").startswith('From our help centre ("Article 2")')
+    assert [s.number for s in grounding.fallback_citations(sources, "general")] == [3]
+    assert grounding.fallback_reply(sources[:2], "general") == ""
+    assert [s.number for s in grounding.fallback_citations(sources)] == [1, 2, 3]  # no category: any article

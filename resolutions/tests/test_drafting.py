@@ -82,7 +82,7 @@ def test_an_inactive_specialist_drafts_nothing(fake_llm):
 
 
 def test_a_reply_citing_a_source_it_was_not_given_falls_back_to_the_template(fake_llm, refund_articles):
-    fake_llm.state.configure({"mode": "invent_source"})
+    fake_llm.state.configure({"mode": "bad_citation"})
 
     draft = services.draft_resolution(_classified().pk)
 
