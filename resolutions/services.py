@@ -311,14 +311,24 @@ def latest_draft(ticket: Ticket) -> Draft | None:
     return Draft.objects.filter(ticket=ticket).select_related("decided_by").order_by("-created", "-id").first()
 
 
+def _text(value: Any) -> str:
+    # A browser posts a textarea's line breaks as CRLF, and forms strip the ends: neither is an edit.
+    return str(value).replace("\r\n", "\n").strip()
+
+
 def _changes(draft: Draft, edits: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each edited field's old and new value; a value equal to the draft's but for line endings and the
+    surrounding blanks is no edit."""
     changes = {}
     for name in EDITABLE_FIELDS:
         if name not in edits or edits[name] is None:
             continue
         old, new = getattr(draft, name), edits[name]
-        new = [str(s).strip() for s in new if str(s).strip()] if name == "steps" else str(new).strip()
-        if new != old:
+        if name == "steps":
+            same = [_text(step) for step in old] == (new := [_text(s) for s in new if _text(s)])
+        else:
+            same = _text(old) == (new := _text(new))
+        if not same:
             changes[name] = {"old": old, "new": new}
     return changes
 

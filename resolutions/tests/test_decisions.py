@@ -88,3 +88,15 @@ def test_reopening_a_ticket_resolved_by_the_specialist_clears_who_resolved_it(ag
     workflow.change_state([draft.ticket_id], WorkState.RESOLVED, actor=agent)
     draft.ticket.refresh_from_db()
     assert draft.ticket.resolved_by == ResolvedBy.HUMAN
+
+
+def test_crlf_line_breaks_and_surrounding_blanks_are_no_edit(agent):
+    draft = DraftFactory.create(reply="Hello,\n\nRefunded [1].  ")
+
+    decided = services.accept(
+        draft, agent, {"reply": "Hello,\r\n\r\nRefunded [1].", "steps": [f"{s} " for s in draft.steps]}
+    )
+
+    assert decided.changes == {} and decided.reply == "Hello,\n\nRefunded [1].  "
+    decided.ticket.refresh_from_db()
+    assert decided.ticket.resolved_by == ResolvedBy.SPECIALIST
