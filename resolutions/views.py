@@ -15,7 +15,7 @@ from resolutions import services
 from resolutions.forms import DecisionForm
 from resolutions.models import Draft, DraftStatus
 from supportintel.http import AuthenticatedHttpRequest
-from tickets.models import Status, Ticket, WorkState
+from tickets.models import Source, Status, Ticket, WorkState
 from tickets.views.common import _get_ticket_for_user, agent_required
 
 # The panel polls for a draft this long after the ticket's classification; a draft later than that (a
@@ -29,6 +29,8 @@ def _waiting(ticket: Ticket, draft: Draft | None) -> bool:
         return draft.status == DraftStatus.DRAFTING
     if not settings.RESOLUTION_ENABLED or ticket.state == WorkState.RESOLVED:
         return False
+    if ticket.status == Status.CLASSIFIED and ticket.classification_source == Source.HUMAN:
+        return False  # a person's classification: the worker drafts nothing for it
     if ticket.status in (Status.QUEUED, Status.PROCESSING):
         return True
     recent = timezone.now() - timedelta(seconds=DRAFT_WAIT_SECONDS)

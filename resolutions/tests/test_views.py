@@ -60,6 +60,13 @@ def test_an_old_classification_without_a_draft_does_not_poll(agent_client):
     assert response.status_code == 286 and "No resolution draft" in response.content.decode()
 
 
+def test_a_fresh_automatic_classification_polls_but_a_fresh_correction_does_not(agent_client):
+    fresh = TicketFactory.create(classified=True, classified_at=timezone.now())
+    corrected = TicketFactory.create(classified=True, classified_at=timezone.now(), classification_source="human")
+    assert agent_client.get(f"/tickets/{fresh.pk}/resolution/", headers=HTMX).status_code == 200
+    assert agent_client.get(f"/tickets/{corrected.pk}/resolution/", headers=HTMX).status_code == 286
+
+
 def test_accepting_with_htmx_swaps_the_panel_and_tells_the_work_card(agent_client):
     draft = DraftFactory.create()
 
