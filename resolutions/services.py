@@ -257,11 +257,16 @@ def _answer(ticket: Ticket, row: Classification, specialist: Specialist | None) 
     return _template_answer(ticket, row, category, sources, reason, detail)
 
 
-def _store(draft: Draft, answer: _Answer) -> Draft:
-    for name, value in vars(answer).items():
+def _store(draft: Draft, answer: _Answer) -> Draft | None:
+    """Write the answer if the claim is still ours (identified by its `updated` time, as a ticket's claim by
+    its `status_changed`): a worker whose stale claim was taken over writes nothing."""
+    now = timezone.now()
+    fields = {**vars(answer), "status": DraftStatus.PROPOSED, "updated": now}
+    if not Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING, updated=draft.updated).update(**fields):
+        logger.warning("draft %s: claim taken over by another worker; answer dropped", draft.pk)
+        return None
+    for name, value in fields.items():
         setattr(draft, name, value)
-    draft.status, draft.updated = DraftStatus.PROPOSED, timezone.now()
-    draft.save()
     return draft
 
 
@@ -285,12 +290,14 @@ def draft_resolution(ticket_id: int) -> Draft | None:
         logger.info("ticket %s: classification %s drafted already (or being drafted)", ticket_id, row.pk)
         return None
     try:
-        draft = _store(draft, _answer(ticket, row, specialist))
+        stored = _store(draft, _answer(ticket, row, specialist))
     except BaseException:
-        Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING).delete()  # the retry drafts it afresh
+        # The retry drafts it afresh (unless another worker took the claim over meanwhile).
+        Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING, updated=draft.updated).delete()
         raise
-    logger.info("ticket %s: resolution draft %s (%s)", ticket_id, draft.pk, draft.source)
-    return draft
+    if stored is not None:
+        logger.info("ticket %s: resolution draft %s (%s)", ticket_id, stored.pk, stored.source)
+    return stored
 
 
 def draft_resolutions(ticket_ids: list[int], *, deadline: float | None = None) -> list[int]:
@@ -343,7 +350,7 @@ def _decide(draft: Draft, user: User, status: str, **fields: Any) -> Draft:
         setattr(locked, name, value)
     now = timezone.now()
     locked.status, locked.decided_by, locked.decided_at, locked.updated = status, user, now, now
-    locked.save()
+    locked.save(update_fields=[*fields, "status", "decided_by", "decided_at", "updated"])
     return locked
 
 

@@ -3,7 +3,10 @@ OpenAI-compatible server, and its template fallback for every reason the special
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from classification import services as classification
 from classification.tests.factories import ClassificationFactory
@@ -208,3 +211,21 @@ def test_classification_publishes_the_drafting_task_by_name_unless_switched_off(
         classification_tasks.classify_tickets_task.apply(args=([other.pk],))
 
     send.assert_called_once_with("resolutions.draft_resolutions", args=([ticket.pk],))
+
+
+def test_a_worker_whose_claim_was_taken_over_writes_nothing(fake_llm, monkeypatch):
+    ticket = _classified()
+    taken_over = {}
+    original = services._answer
+
+    def answer_while_another_worker_takes_over(*args):
+        result = original(*args)
+        # Meanwhile the claim went stale and another worker took it (a new `updated` time).
+        Draft.objects.filter(ticket=ticket).update(updated=timezone.now() + timedelta(seconds=1))
+        taken_over["done"] = True
+        return result
+
+    monkeypatch.setattr(services, "_answer", answer_while_another_worker_takes_over)
+
+    assert services.draft_resolution(ticket.pk) is None
+    assert taken_over and Draft.objects.get(ticket=ticket).status == DraftStatus.DRAFTING
