@@ -14,6 +14,7 @@ from django.urls import reverse
 from classification import llm, services
 from classification.models import Citation, Classification
 from knowledge import demo as knowledge_demo
+from knowledge import services as knowledge_services
 from knowledge.models import Article, Chunk
 from knowledge.tests import files
 from knowledge.tests.factories import article
@@ -198,6 +199,26 @@ def test_the_ticket_api_and_detail_page_show_the_citations_with_links(api_client
     page = agent_client.get(reverse("tickets:detail", args=[row.ticket_id])).content.decode()
     assert 'data-field="citations"' in page and "Sources cited" in page
     assert f'href="/api/v1/kb/articles/{best.article_id}/"' in page and "A duplicate charge" in page
+
+
+def test_an_article_edited_while_the_model_answers_is_cited_without_a_dangling_chunk(fake_llm, demo_kb):
+    refunds = Article.objects.get(source_name="demo/refunds.md")
+    old_chunks = set(refunds.chunks.values_list("pk", flat=True))
+    ticket = TicketFactory.create(subject=REFUND[0], body=REFUND[1])
+    chain = services._Chain()
+    outcome = services._run_chain(ticket, chain)  # retrieved and answered, not stored yet
+    assert {c.chunk_id for c in outcome.citations} & old_chunks
+    refunds.body += "\n\n## Chargebacks\n\nDisputes take 60 days."
+    knowledge_services.save_article(refunds)  # re-chunked: the cited chunks are gone
+    row = Classification.objects.create(ticket=ticket, **outcome.row_fields())
+    services.save_citations([(row, outcome.citations)])
+    cited = list(row.citations.all())
+    assert len(cited) == len(outcome.citations)
+    for citation in cited:
+        if citation.title == refunds.title:
+            assert citation.chunk_id is None and citation.article_id == refunds.pk and citation.excerpt
+        else:
+            assert citation.chunk_id is not None
 
 
 def test_a_deleted_article_leaves_its_citations_readable(demo_kb, api_client):
