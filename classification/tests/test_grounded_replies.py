@@ -257,3 +257,12 @@ def test_the_seeds_demo_tickets_get_replies_citing_demo_articles():
         assert "From our help centre" in row.suggested_reply
         assert all(c.article is not None and c.article.source_name.startswith("demo/") for c in row.citations.all())
     assert _assert_every_citation_was_retrieved(rows) == Citation.objects.count()
+
+
+def test_admin_shows_a_classifications_citations_read_only(admin_client, demo_kb):
+    row = _classify(*REFUND)
+    page = admin_client.get(reverse("admin:classification_classification_change", args=[row.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Refunds and double charges" in content and "Charged twice" in content
+    assert 'name="citations-0-rank"' not in content  # shown, not editable
