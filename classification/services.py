@@ -34,6 +34,7 @@ from customers import rules as customer_rules
 from events import outbox
 from events.models import EventType
 from knowledge import grounding
+from knowledge.models import Article, Chunk
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
 
@@ -99,6 +100,23 @@ def citation_rows(row: Classification, sources: Sequence[grounding.Source]) -> l
         )
         for position, source in enumerate(sources)
     ]
+
+
+def save_citations(pairs: Sequence[tuple[Classification, Sequence[grounding.Source]]]) -> None:
+    """Store the citations of classifications just stored (one query to check their chunks, one INSERT; none
+    without citations). A chunk replaced since it was retrieved (its article edited meanwhile) is cited without
+    its link, and so is an article deleted: the title, section and passage stay, never a dangling key."""
+    rows = [citation for row, sources in pairs for citation in citation_rows(row, sources)]
+    if not rows:
+        return
+    chunks = set(Chunk.objects.filter(pk__in={c.chunk_id for c in rows}).values_list("pk", flat=True))
+    gone = [citation for citation in rows if citation.chunk_id not in chunks]
+    if gone:
+        articles = set(Article.objects.filter(pk__in={c.article_id for c in gone}).values_list("pk", flat=True))
+        for citation in gone:
+            citation.chunk_id = None
+            citation.article_id = citation.article_id if citation.article_id in articles else None
+    Citation.objects.bulk_create(rows)
 
 
 def _stale_before() -> datetime:
@@ -255,8 +273,8 @@ def finish(
     that information (or no reply, when replies are off), and no entities when extraction is off. A template
     reply gets the grounded paragraph written from the ticket's knowledge-base `sources` (the best passage
     quoted, the best articles named, said to come from the help centre; articles of the answer's category or
-    of none) and cites them; a model's reply keeps
-    the citations it made (validated against the same sources)."""
+    of none) and cites them; a model's reply keeps the citations it made (validated against the same
+    sources)."""
     _record_sources(outcome, sources)
     chosen = options.resolve(ticket.options)
     index = rule_set.slugs.index(outcome.category) if outcome.category in rule_set.slugs else None
@@ -561,11 +579,7 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
         rows = Classification.objects.bulk_create(
             [Classification(ticket=ticket, created=now, **outcome.row_fields()) for ticket, outcome in kept]
         )
-        citations = [
-            c for row, (_, outcome) in zip(rows, kept, strict=True) for c in citation_rows(row, outcome.citations)
-        ]
-        if citations:
-            Citation.objects.bulk_create(citations)
+        save_citations([(row, outcome.citations) for row, (_, outcome) in zip(rows, kept, strict=True)])
         Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
         # ticket.classified, in the same transaction as the classification it reports.
         outbox.record(EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [event_detail(o) for _, o in kept], now=now)

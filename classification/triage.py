@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from classification import llm, services
-from classification.models import Citation, Classification
+from classification.models import Classification
 from events import outbox
 from events.models import EventType
 from tickets.models import INPUT_FIELDS, Status, Ticket
@@ -65,7 +65,7 @@ def store(values: Mapping[str, Any], outcome: services.Outcome) -> tuple[Ticket,
         with transaction.atomic():
             ticket.save(force_insert=True)
             row = Classification.objects.create(ticket=ticket, created=now, **outcome.row_fields())
-            Citation.objects.bulk_create(services.citation_rows(row, outcome.citations))
+            services.save_citations([(row, outcome.citations)])
             outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=now)
             outbox.record(EventType.TICKET_CLASSIFIED, [ticket.pk], [services.event_detail(outcome)], now=now)
     except IntegrityError:

@@ -11,8 +11,12 @@ A caller (the classification chain, a specialist) does three things with it:
    cited `Source`s in the order cited, or `CitationError` for a number that was not given (the LLM path
    turns that into `invalid_output`, like any answer off the schema).
 
-Without a model, `fallback_reply(sources)` writes the grounded part of a reply from the best passage and
-names the best matching articles; `fallback_citations(sources)` are the sources it uses.
+Without a model, `fallback_reply(sources, category)` writes the grounded part of a reply from the best
+passage and names the best matching articles (of the ticket's category, or of none);
+`fallback_citations(sources, category)` are the sources it uses, `quote(source)` the passage quoted.
+
+Storing citations is the caller's: the classification chain keeps them as `classification.models.Citation`
+rows (`classification.services.save_citations`), and what was retrieved in its explanation's `kb_sources`.
 
 Only `knowledge` is imported here (no classification, no tickets): anything above may use it.
 """

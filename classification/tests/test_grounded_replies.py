@@ -14,6 +14,7 @@ from django.urls import reverse
 from classification import llm, services
 from classification.models import Citation, Classification
 from knowledge import demo as knowledge_demo
+from knowledge import services as knowledge_services
 from knowledge.models import Article, Chunk
 from knowledge.tests import files
 from knowledge.tests.factories import article
@@ -200,6 +201,26 @@ def test_the_ticket_api_and_detail_page_show_the_citations_with_links(api_client
     assert f'href="/api/v1/kb/articles/{best.article_id}/"' in page and "A duplicate charge" in page
 
 
+def test_an_article_edited_while_the_model_answers_is_cited_without_a_dangling_chunk(fake_llm, demo_kb):
+    refunds = Article.objects.get(source_name="demo/refunds.md")
+    old_chunks = set(refunds.chunks.values_list("pk", flat=True))
+    ticket = TicketFactory.create(subject=REFUND[0], body=REFUND[1])
+    chain = services._Chain()
+    outcome = services._run_chain(ticket, chain)  # retrieved and answered, not stored yet
+    assert {c.chunk_id for c in outcome.citations} & old_chunks
+    refunds.body += "\n\n## Chargebacks\n\nDisputes take 60 days."
+    knowledge_services.save_article(refunds)  # re-chunked: the cited chunks are gone
+    row = Classification.objects.create(ticket=ticket, **outcome.row_fields())
+    services.save_citations([(row, outcome.citations)])
+    cited = list(row.citations.all())
+    assert len(cited) == len(outcome.citations)
+    for citation in cited:
+        if citation.title == refunds.title:
+            assert citation.chunk_id is None and citation.article_id == refunds.pk and citation.excerpt
+        else:
+            assert citation.chunk_id is not None
+
+
 def test_a_deleted_article_leaves_its_citations_readable(demo_kb, api_client):
     row = _classify(*REFUND)
     count, first = row.citations.count(), row.citations.get(position=0)
@@ -236,3 +257,12 @@ def test_the_seeds_demo_tickets_get_replies_citing_demo_articles():
         assert "From our help centre" in row.suggested_reply
         assert all(c.article is not None and c.article.source_name.startswith("demo/") for c in row.citations.all())
     assert _assert_every_citation_was_retrieved(rows) == Citation.objects.count()
+
+
+def test_admin_shows_a_classifications_citations_read_only(admin_client, demo_kb):
+    row = _classify(*REFUND)
+    page = admin_client.get(reverse("admin:classification_classification_change", args=[row.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Refunds and double charges" in content and "Charged twice" in content
+    assert 'name="citations-0-rank"' not in content  # shown, not editable
