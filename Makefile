@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-webhooks bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-webhooks bench-grounding bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -95,6 +95,17 @@ bench-webhooks: export SECURE_SSL_REDIRECT ?= 0
 bench-webhooks: export STATIC_MANIFEST ?= 0
 bench-webhooks: $(VENV)/.dev-installed
 	env $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.webhooks
+
+# Grounded replies' cost: chunks of demo tickets classified by the keyword chain with KB_TOP_K=5 and 0 side by
+# side, and the retrieval alone: bench/results/grounding-<database>.json. Embedded default, or BENCH_DB=postgresql://….
+bench-grounding: export ENV_FILE =
+bench-grounding: export SECRET_KEY ?= insecure-bench-only-key
+bench-grounding: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-grounding: export SQLITE_PATH ?= $(CURDIR)/.data/bench/grounding.sqlite3
+bench-grounding: export SECURE_SSL_REDIRECT ?= 0
+bench-grounding: export STATIC_MANIFEST ?= 0
+bench-grounding: $(VENV)/.dev-installed
+	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.grounding
 
 # The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
 bench-learned: export ENV_FILE =

@@ -15,6 +15,8 @@ class Action(models.TextChoices):
     TICKET_RETRIED = "ticket.retried"
     TICKET_STATE_CHANGED = "ticket.state_changed"
     TICKET_ASSIGNED = "ticket.assigned"
+    RESOLUTION_ACCEPTED = "resolution.accepted"
+    RESOLUTION_REJECTED = "resolution.rejected"
     TICKETS_EXPORTED = "tickets.exported"
     CATEGORY_CREATED = "category.created"
     CATEGORY_CHANGED = "category.changed"

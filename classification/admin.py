@@ -14,7 +14,7 @@ from classification import rules
 from classification.keywords import KeywordError, parse_term
 from classification.keywords.info import INFO_LABELS
 from classification.learned import training as learned_training
-from classification.models import Category, Classification, LearnedModel
+from classification.models import Category, Citation, Classification, LearnedModel
 
 
 def _format_keywords(entries: list[dict[str, Any]]) -> str:
@@ -128,6 +128,19 @@ class CategoryAdmin(admin.ModelAdmin):
             audit.record(Action.CATEGORY_DELETED, actor=request.user, target=f"category:{slug}", request=request)
 
 
+class CitationInline(admin.TabularInline):
+    """The knowledge-base sources the suggested reply cites, as stored (read-only, like the history)."""
+
+    model = Citation
+    fields = ("rank", "title", "heading", "page", "score", "article", "chunk", "excerpt")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Classification)
 class ClassificationAdmin(admin.ModelAdmin):
     list_display = (
@@ -148,6 +161,7 @@ class ClassificationAdmin(admin.ModelAdmin):
     list_select_related = ("author",)
     raw_id_fields = ("ticket", "author")
     show_full_result_count = False
+    inlines = [CitationInline]
 
     def has_change_permission(self, request: HttpRequest, obj: Classification | None = None) -> bool:
         return False  # history is append-only; corrections are new rows

@@ -6,7 +6,10 @@ or from the prompt in JSON mode) and the ticket between <ticket> tags. Faults on
 
 - modes: ok, error500, rate_limit, timeout (holds the request), malformed (not JSON), off_schema
   (a category outside the enum, risk 7), obey (a gullible model that follows instructions inside the ticket),
-  invent_ids (an analysis summary whose claims cite theme and ticket ids that do not exist);
+  invent_ids (an analysis summary whose claims cite theme and ticket ids that do not exist), bad_citation (a
+  classification citing a knowledge-base source it was not given);
+- grounded replies (a request carrying <sources>): the reply names the best source's article and the answer
+  cites the first two sources given (none when none were given);
 - analysis summaries (a request carrying <facts>): one claim per theme and one on the riskiest tickets,
   citing the ids given, deterministic;
 - `latency_ms` before every answer, `fail_rate` (share of requests answered 500, seeded random).
@@ -31,7 +34,9 @@ from classification.keywords import extract_entities
 
 logger = logging.getLogger(__name__)
 
-MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey", "invent_ids")
+MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "off_schema", "obey", "invent_ids", "bad_citation")
+# How many of the sources it was given a grounded answer cites (the best ones).
+CITED_SOURCES = 2
 # What invent_ids cites: ids no run has.
 INVENTED_THEME_ID = 9999
 INVENTED_TICKET_ID = 987_654_321
@@ -128,6 +133,8 @@ def _pick_category(text: str, allowed: list[str]) -> str:
 
 def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
     """A deterministic answer that satisfies the schema the request carries."""
+    if is_resolution_request(request):  # a specialist's resolution draft (resolutions app): its own block below
+        return resolution_for(request, mode)
     schema = _schema_from(request)
     properties = schema["properties"]
     ticket = _ticket_from(request)
@@ -150,12 +157,33 @@ def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
         answer["secondary_categories"] = [{"category": slug, "confidence": 0.6} for slug in others[:3]]
         answer["urgency_indicators"] = (critical + urgent) if priority in ("critical", "high") else []
         answer["reasoning"] = f"The ticket reads as {category.replace('_', ' ')}; priority {priority}."
+    if "citations" in properties:  # prompt v3 and later: grounded in the knowledge-base sources given
+        _cite(answer, _sources_from(request), mode)
     if "Replies are switched off" in _system_prompt(request):
         answer["suggested_reply"] = ""
     if "Extraction is switched off" not in _system_prompt(request):
         found = extract_entities(text)  # the text as sent: masked when LLM_MASK_PII is on
         answer["entities"] = {key: found.get(key, []) for key in properties["entities"]["properties"]}
     return answer
+
+
+def _sources_from(request: dict[str, Any]) -> list[dict[str, Any]]:
+    for message in request.get("messages", []):
+        content = message.get("content", "")
+        if message.get("role") == "user" and content.startswith("<sources>"):  # its own message, not the ticket's
+            return json.loads(content.removeprefix("<sources>").removesuffix("</sources>"))
+    return []
+
+
+def _cite(answer: dict[str, Any], sources: list[dict[str, Any]], mode: str) -> None:
+    """Cite the best sources and name the best one's article in the reply; in bad_citation mode, cite a
+    number past the last source given (1 when none were)."""
+    numbers = [source["number"] for source in sources]
+    answer["citations"] = numbers[:CITED_SOURCES]
+    if sources:
+        answer["suggested_reply"] += f' Our article "{sources[0]["article"]}" explains what to do.'
+    if mode == "bad_citation":
+        answer["citations"] = [*answer["citations"], max(numbers, default=0) + 1]
 
 
 def _facts_from(request: dict[str, Any]) -> dict[str, Any] | None:
@@ -205,6 +233,62 @@ def _answer(
         "team": properties["team"]["enum"][0],
         "entities": {key: [] for key in properties["entities"]["properties"]},
         "confidence": 0.9,
+    }
+
+
+# ---- Specialist resolution drafts (resolutions app) ----------------------------------------------------
+# Recognised by the system prompt's first line and the schema's fields. The answer cites the numbered sources
+# it was given (the first two); in bad_citation mode (as for grounded replies) it cites a number it was not given.
+RESOLUTION_PROMPT_START = "You are a support specialist drafting the resolution"
+INVENTED_SOURCE = 99
+_INVENTING = ("bad_citation",)
+
+
+def is_resolution_request(request: dict[str, Any]) -> bool:
+    if not _system_prompt(request).startswith(RESOLUTION_PROMPT_START):
+        return False
+    return {"diagnosis", "can_close"} <= set(_schema_from(request).get("properties", {}))
+
+
+def _tagged(request: dict[str, Any], tag: str) -> Any:
+    for message in request.get("messages", []):
+        content = message.get("content", "")
+        if message.get("role") == "user" and f"<{tag}>" in content:
+            return json.loads(content.split(f"<{tag}>", 1)[1].rsplit(f"</{tag}>", 1)[0])
+    return None
+
+
+def resolution_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A deterministic draft: a diagnosis from the triage, a step per source cited (and one to reply), a reply
+    quoting the first source and citing the first two; it may close questions (no order id or error code)."""
+    ticket = _tagged(request, "ticket") or {}
+    triage = _tagged(request, "triage") or {}
+    sources = _tagged(request, "sources") or []
+    numbers = [int(source["number"]) for source in sources[:2]]
+    if mode in _INVENTING:
+        numbers = [INVENTED_SOURCE]
+    category = str(triage.get("category") or "general").replace("_", " ")
+    diagnosis = f"A {category} issue: {triage.get('summary') or ticket.get('subject') or 'the customer needs help'}"
+    steps = [f"Follow [{source['number']}] {source['article']}." for source in sources[:2]]
+    steps.append("Send the reply and confirm with the customer.")
+    if numbers and sources and mode not in _INVENTING:
+        first = sources[0]
+        passage = " ".join(str(first["text"]).split())[:160]
+        reply = f"Hello, thanks for writing. {passage} [{first['number']}]"
+        if len(numbers) > 1:
+            reply += f" See also {sources[1]['article']} [{sources[1]['number']}]."
+    elif numbers:
+        reply = f"Hello, thanks for writing. Our guide explains this [{numbers[0]}]."
+    else:
+        reply = "Hello, thanks for writing. Could you tell us more so that we can help?"
+    entities = triage.get("entities") or {}
+    open_work = bool(entities.get("order_ids") or entities.get("error_codes"))
+    return {
+        "diagnosis": diagnosis[:400],
+        "steps": steps,
+        "reply": reply,
+        "citations": numbers,
+        "can_close": bool(sources) and not open_work,
     }
 
 

@@ -160,6 +160,35 @@ class Classification(models.Model):
         return f"{self.source}:{self.category} for ticket {self.ticket_id}"
 
 
+class Citation(models.Model):
+    """A knowledge-base source that a classification's suggested reply cites: always one of the chunks retrieved
+    for its ticket (knowledge.grounding validates the model's citations before anything is stored; a reply
+    written without a model cites the best of them). `rank` is the source's number in the prompt, its
+    retrieval rank. The article's title, the section, the page and the quoted passage are kept as cited: an
+    edited article is re-chunked (its chunks replaced), and a deleted one leaves its citations behind."""
+
+    classification = models.ForeignKey(Classification, on_delete=models.CASCADE, related_name="citations")
+    position = models.PositiveSmallIntegerField(help_text="0 for the first source cited.")
+    rank = models.PositiveSmallIntegerField(help_text="The source's number in the prompt: its retrieval rank.")
+    article = models.ForeignKey("knowledge.Article", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    chunk = models.ForeignKey("knowledge.Chunk", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=300)
+    heading = models.CharField(max_length=300, blank=True)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    score = models.FloatField()
+    excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["classification_id", "position"]
+        constraints = [
+            # A source is cited once per answer; its index also serves fetching the citations of some classifications.
+            models.UniqueConstraint(fields=["classification", "rank"], name="citation_once_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.rank}] {self.title}"
+
+
 class BreakerState(models.Model):
     """A circuit breaker's shared state when it lives in the database (the embedded default: no Redis).
     One row per breaker, changed only by single conditional UPDATEs (`F("fail_counter") + 1`, a trial

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field, replace
@@ -28,11 +28,13 @@ from audit.models import Action
 from classification import breaker, keywords, llm, options, rules
 from classification.keywords import info
 from classification.learned import runtime as learned
-from classification.models import Category, Classification, FallbackReason
+from classification.models import Category, Citation, Classification, FallbackReason
 from customers import context as customer_context
 from customers import rules as customer_rules
 from events import outbox
 from events.models import EventType
+from knowledge import grounding
+from knowledge.models import Article, Chunk
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
 
@@ -73,6 +75,48 @@ class Outcome:
     routing_alternatives: list[dict[str, Any]] = field(default_factory=list)
     missing_info: list[str] = field(default_factory=list)
     reply_tone: str = ""
+    # The knowledge-base sources the suggested reply cites: always some of those retrieved for the ticket.
+    citations: list[grounding.Source] = field(default_factory=list)
+
+    def row_fields(self) -> dict[str, Any]:
+        """The history row's fields (the citations are rows of their own: `citation_rows`)."""
+        return {name: value for name, value in vars(self).items() if name != "citations"}
+
+
+def citation_rows(row: Classification, sources: Sequence[grounding.Source]) -> list[Citation]:
+    """The Citation rows of a stored classification citing `sources`, in the order cited."""
+    return [
+        Citation(
+            classification=row,
+            position=position,
+            rank=source.rank,
+            article_id=source.article_id,
+            chunk_id=source.chunk_id,
+            title=source.article_title[:300],
+            heading=source.heading[:300],
+            page=source.page,
+            score=source.score,
+            excerpt=grounding.quote(source),
+        )
+        for position, source in enumerate(sources)
+    ]
+
+
+def save_citations(pairs: Sequence[tuple[Classification, Sequence[grounding.Source]]]) -> None:
+    """Store the citations of classifications just stored (one query to check their chunks, one INSERT; none
+    without citations). A chunk replaced since it was retrieved (its article edited meanwhile) is cited without
+    its link, and so is an article deleted: the title, section and passage stay, never a dangling key."""
+    rows = [citation for row, sources in pairs for citation in citation_rows(row, sources)]
+    if not rows:
+        return
+    chunks = set(Chunk.objects.filter(pk__in={c.chunk_id for c in rows}).values_list("pk", flat=True))
+    gone = [citation for citation in rows if citation.chunk_id not in chunks]
+    if gone:
+        articles = set(Article.objects.filter(pk__in={c.article_id for c in gone}).values_list("pk", flat=True))
+        for citation in gone:
+            citation.chunk_id = None
+            citation.article_id = citation.article_id if citation.article_id in articles else None
+    Citation.objects.bulk_create(rows)
 
 
 def _stale_before() -> datetime:
@@ -130,9 +174,22 @@ class _Chain:
         # Each ticket's customer context (ticket id → context), read for the whole chunk before the chain runs.
         self.customers: dict[int, customer_context.CustomerContext] = {}
         self.customer_rules = customer_rules.Rules.from_settings()
+        # Each ticket's knowledge-base sources (ticket id → sources; None for an unsaved ticket), retrieved for
+        # the whole chunk before the chain runs (knowledge.grounding).
+        self.sources: dict[int | None, list[grounding.Source]] = {}
 
     def read_customers(self, tickets: Sequence[Ticket]) -> None:
         self.customers = customer_context.for_tickets(tickets)
+
+    def read_sources(self, tickets: Sequence[Ticket]) -> None:
+        """Retrieve every ticket's sources at once (two queries for the chunk)."""
+        found = grounding.retrieve_many([(ticket.subject, ticket.body) for ticket in tickets])
+        self.sources.update((ticket.pk, sources) for ticket, sources in zip(tickets, found, strict=True))
+
+    def sources_for(self, ticket: Ticket) -> list[grounding.Source]:
+        if ticket.pk not in self.sources:
+            self.read_sources([ticket])
+        return self.sources[ticket.pk]
 
     def prompt_context(self, ticket: Ticket) -> dict[str, Any] | None:
         found = self.customers.get(ticket.pk)
@@ -180,9 +237,10 @@ def keyword_outcome(
     detail: str = "",
     rule_set: keywords.RuleSet | None = None,
     given: llm.Given | None = None,
+    sources: Sequence[grounding.Source] = (),
 ) -> Outcome:
     """The keyword classifier's answer; with `given` (what a caller, or the learned model, decided), every
-    other field for it."""
+    other field for it. Its reply quotes the best of the ticket's knowledge-base `sources` and cites them."""
     given = given or llm.Given()
     rule_set = rule_set or rules.current_rules()
     result = keywords.classify(
@@ -196,13 +254,28 @@ def keyword_outcome(
         given_entities=given.entities,
     )
     outcome = Outcome(source=Source.KEYWORD, fallback_reason=reason, fallback_detail=detail[:500], **asdict(result))
-    return finish(outcome, ticket, rule_set)
+    return finish(outcome, ticket, rule_set, sources)
 
 
-def finish(outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet) -> Outcome:
+def _record_sources(outcome: Outcome, sources: Sequence[grounding.Source]) -> None:
+    # What was retrieved, cited or not: the check that every citation is one of these, and the best score.
+    if sources:
+        outcome.explanation["kb_sources"] = [
+            {"number": s.number, "article": s.article_id, "chunk": s.chunk_id, "score": s.score} for s in sources
+        ]
+
+
+def finish(
+    outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet, sources: Sequence[grounding.Source] = ()
+) -> Outcome:
     """What every automatic answer gets the same way, whichever classifier gave it, under the ticket's
     options (classification.options): the required information it lacks, the reply in its tone asking for
-    that information (or no reply, when replies are off), and no entities when extraction is off."""
+    that information (or no reply, when replies are off), and no entities when extraction is off. A template
+    reply gets the grounded paragraph written from the ticket's knowledge-base `sources` (the best passage
+    quoted, the best articles named, said to come from the help centre; articles of the answer's category or
+    of none) and cites them; a model's reply keeps the citations it made (validated against the same
+    sources)."""
+    _record_sources(outcome, sources)
     chosen = options.resolve(ticket.options)
     index = rule_set.slugs.index(outcome.category) if outcome.category in rule_set.slugs else None
     required = rule_set.required[index] if index is not None else ()
@@ -214,10 +287,12 @@ def finish(outcome: Outcome, ticket: Ticket, rule_set: keywords.RuleSet) -> Outc
         outcome.entities = {key: [] for key in outcome.entities}
         outcome.missing_info = []
     if not chosen.reply:
-        outcome.suggested_reply, outcome.reply_tone = "", ""
+        outcome.suggested_reply, outcome.reply_tone, outcome.citations = "", "", []
         return outcome
     if outcome.source == Source.KEYWORD:  # a template: it never asks, whatever its placeholders say
-        ask = info.ask_for(outcome.missing_info, tone)
+        grounded = grounding.fallback_reply(sources, outcome.category)
+        outcome.citations = grounding.fallback_citations(sources, outcome.category) if grounded else []
+        ask = "\n\n".join(part for part in (grounded, info.ask_for(outcome.missing_info, tone)) if part)
         outcome.suggested_reply = keywords.with_tone(outcome.suggested_reply, tone, ask)
     else:  # a model wrote it in the tone it was asked for: only what it did not ask for is added
         unasked = [kind for kind in outcome.missing_info if not info.mentions(outcome.suggested_reply, kind)]
@@ -238,19 +313,20 @@ def _fallback_outcome(
     A category the caller gave (`given`) is kept: the learned model is not asked."""
     given = given or llm.Given()
     model = chain.learned
+    sources = chain.sources_for(ticket)
     if model is None or given.category:
-        return keyword_outcome(ticket, reason, detail, chain.rules, given)
+        return keyword_outcome(ticket, reason, detail, chain.rules, given, sources)
     prediction = model.predict(ticket)
     answers = prediction is not None and prediction.confident and prediction.category in chain.rules.slugs
     if answers and prediction is not None:
         learned_given = llm.Given(category=prediction.category, priority=given.priority, entities=given.entities)
-        outcome = keyword_outcome(ticket, reason, detail, chain.rules, learned_given)
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules, learned_given, sources)
         outcome.source, outcome.confidence, outcome.model_name = Source.LEARNED, prediction.confidence, model.name
         _, _, rest = outcome.reasoning.partition(";")
         label = prediction.category.replace("_", " ")
         outcome.reasoning = f"The learned model files it as {label} ({prediction.confidence:.0%} sure);{rest}"
     else:
-        outcome = keyword_outcome(ticket, reason, detail, chain.rules, given)
+        outcome = keyword_outcome(ticket, reason, detail, chain.rules, given, sources)
     outcome.explanation["learned"] = model.explain(prediction, answered=answers)
     return outcome
 
@@ -260,19 +336,36 @@ _SOURCES = {llm.PRIMARY: Source.LLM, llm.FALLBACK: Source.LLM_FALLBACK}
 _BUDGETS = {llm.PRIMARY: "LLM_DAILY_TOKEN_BUDGET", llm.FALLBACK: "LLM_FALLBACK_DAILY_TOKEN_BUDGET"}
 
 
+# Other work on the first model's daily budget (the specialists' drafts, resolutions app): functions from a
+# time to the tokens spent since, registered by their app at start so that this app imports nothing above it.
+_OTHER_SPENDERS: list[Callable[[datetime], int]] = []
+
+
+def register_llm_spender(spent_since: Callable[[datetime], int]) -> None:
+    if spent_since not in _OTHER_SPENDERS:
+        _OTHER_SPENDERS.append(spent_since)
+
+
 def llm_spent_today(source: str = Source.LLM) -> dict[str, Any]:
     """Tokens and estimated cost since midnight (the server's time zone) of one model's answers (`source`:
-    llm for the first, the fallback's source for the second): its budget's measure."""
+    llm for the first, the fallback's source for the second): its budget's measure. The first model's tokens
+    include the other work registered on its budget (register_llm_spender); the cost is the classifications'."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     spent = Classification.objects.filter(source=source, created__gte=today).aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd")
     )
-    return {"tokens": spent["tokens"] or 0, "cost_usd": float(spent["cost"] or 0)}
+    others = sum(spent_since(today) for spent_since in _OTHER_SPENDERS) if source == Source.LLM else 0
+    return {"tokens": (spent["tokens"] or 0) + others, "cost_usd": float(spent["cost"] or 0)}
 
 
 def _over_budget(endpoint: llm.Endpoint) -> bool:
     budget = getattr(settings, _BUDGETS[endpoint.name])
     return budget > 0 and llm_spent_today(_SOURCES[endpoint.name])["tokens"] >= budget
+
+
+def llm_over_budget() -> bool:
+    """Whether the first model's daily token budget is spent (LLM_DAILY_TOKEN_BUDGET; 0: no budget)."""
+    return _over_budget(llm.primary())
 
 
 def llm_choices() -> tuple[list[llm.CategoryChoice], list[str]]:
@@ -324,6 +417,7 @@ def _llm_outcome(
         urgency_indicators=result.urgency_indicators,
         reasoning=result.reasoning,
         routing_alternatives=alternatives,
+        citations=result.citations,
     )
 
 
@@ -341,6 +435,7 @@ def _ask(ticket: Ticket, chain: _Chain, endpoint: llm.Endpoint, given: llm.Given
         return _Skipped(FallbackReason.OVER_BUDGET, f"daily token budget of {endpoint.model} spent")
     categories, teams = chain.llm_choices
     chosen = options.resolve(ticket.options)
+    sources = chain.sources_for(ticket)
     try:
         result = breaker.call(
             lambda: llm.classify(
@@ -353,6 +448,7 @@ def _ask(ticket: Ticket, chain: _Chain, endpoint: llm.Endpoint, given: llm.Given
                 given=given,
                 endpoint=endpoint,
                 customer=chain.prompt_context(ticket),
+                sources=sources,
             ),
             endpoint.name,
         )
@@ -368,7 +464,7 @@ def _ask(ticket: Ticket, chain: _Chain, endpoint: llm.Endpoint, given: llm.Given
     outcome = _llm_outcome(result, categories, chain.rules, _SOURCES[endpoint.name])
     if given is not None and given.entities:
         outcome.entities = keywords.merge_entities(given.entities, outcome.entities)
-    return finish(outcome, ticket, chain.rules)
+    return finish(outcome, ticket, chain.rules, sources)
 
 
 def _run_chain(ticket: Ticket, chain: _Chain, given: llm.Given | None = None) -> Outcome:
@@ -423,6 +519,7 @@ def run_chain_within(ticket: Ticket, seconds: float, given: llm.Given | None = N
     with reason `timeout`. The call itself finishes on its thread (bounded by LLM_TIMEOUT_SECONDS), so the
     breaker still hears how it went."""
     chain = _Chain()
+    chain.read_sources([ticket])
     if not chain.calls_llm():
         return _run_chain(ticket, chain, given)
     future = _llm_threads().submit(_run_chain_on_llm_thread, contextvars.copy_context(), ticket, chain, given)
@@ -488,8 +585,9 @@ def _persist(claimed_at: datetime, results: list[tuple[Ticket, Outcome]]) -> lis
         kept = [(ticket, outcome) for ticket, outcome in results if ticket.pk in ours]
         current = {ticket.pk: current_fields(ticket, outcome) for ticket, outcome in kept}
         rows = Classification.objects.bulk_create(
-            [Classification(ticket=ticket, created=now, **vars(outcome)) for ticket, outcome in kept]
+            [Classification(ticket=ticket, created=now, **outcome.row_fields()) for ticket, outcome in kept]
         )
+        save_citations([(row, outcome.citations) for row, (_, outcome) in zip(rows, kept, strict=True)])
         Ticket.objects.complete(claimed_at=claimed_at, now=now, current=current)
         # ticket.classified, in the same transaction as the classification it reports.
         outbox.record(EventType.TICKET_CLASSIFIED, [t.pk for t, _ in kept], [event_detail(o) for _, o in kept], now=now)
@@ -642,6 +740,7 @@ def _classify_claimed(
 ) -> tuple[list[Classification], list[int]]:
     chain = _Chain()
     chain.read_customers(tickets)  # two aggregate queries for the chunk, and the customers seen for the first time
+    chain.read_sources(tickets)  # two queries for the chunk: its knowledge-base sources
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
     if chain.learned is not None:
@@ -750,7 +849,7 @@ def _correction(
         author=author,
         created=now,
         replaced_category=ticket.category if automatic else "",
-        **asdict(outcome),
+        **outcome.row_fields(),
     )
 
 

@@ -76,6 +76,8 @@ def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
         publish_classification(result.released, force=force, timeout=WORKER_PUBLISH_TIMEOUT_SECONDS)
     if settings.SIMILARITY_ENABLED and result.classified:
         _after_classification([row.ticket_id for row in result.classified])
+    if settings.RESOLUTION_ENABLED and result.classified:
+        _publish_resolution([row.ticket_id for row in result.classified])
 
 
 # Similar tickets, duplicates and incidents: the incidents app's task, above this app, published by its name
@@ -94,6 +96,22 @@ def _after_classification(ticket_ids: list[int]) -> None:
         )
     except publishing.BrokerUnavailable:
         logger.warning("tickets %s: similarity not published (broker unavailable)", ticket_ids[:10])
+
+
+# Specialist resolution drafts: the resolutions app's task, published by its name like the incidents' one.
+RESOLUTION_TASK = "resolutions.draft_resolutions"
+
+
+def _publish_resolution(ticket_ids: list[int]) -> None:
+    # As for similarity: a message the broker does not take loses only these drafts, never the classification.
+    try:
+        publishing.call(
+            lambda: current_app.send_task(RESOLUTION_TASK, args=(ticket_ids,)),
+            what=f"publishing resolution drafts for {len(ticket_ids)} tickets",
+            timeout=WORKER_PUBLISH_TIMEOUT_SECONDS,
+        )
+    except publishing.BrokerUnavailable:
+        logger.warning("tickets %s: resolution drafts not published (broker unavailable)", ticket_ids[:10])
 
 
 @shared_task(

@@ -64,7 +64,8 @@ def store(values: Mapping[str, Any], outcome: services.Outcome) -> tuple[Ticket,
     try:
         with transaction.atomic():
             ticket.save(force_insert=True)
-            Classification.objects.create(ticket=ticket, created=now, **vars(outcome))
+            row = Classification.objects.create(ticket=ticket, created=now, **outcome.row_fields())
+            services.save_citations([(row, outcome.citations)])
             outbox.record(EventType.TICKET_CREATED, [ticket.pk], now=now)
             outbox.record(EventType.TICKET_CLASSIFIED, [ticket.pk], [services.event_detail(outcome)], now=now)
     except IntegrityError:

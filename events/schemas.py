@@ -48,6 +48,7 @@ TICKET_SCHEMA: dict[str, Any] = {
         "state": {"enum": ["open", "pending", "resolved"]},
         "state_changed": _TIME_OR_NULL,
         "state_changed_by": _STR_OR_NULL,
+        "resolved_by": {"enum": ["", "specialist", "human"]},
         "assignee": _STR_OR_NULL,
         "created": _TIME,
         "updated": _TIME,

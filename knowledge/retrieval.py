@@ -5,6 +5,7 @@ heading weighted double. The terms are search.backends.terms (no stop words, not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -30,49 +31,78 @@ class Hit:
     rank: int
 
 
-def _postgresql(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
-    sql = f"""
-        WITH matched AS (
+# One statement answers this many queries at most (SQLite caps a compound SELECT at 500 parts).
+BATCH = 100
+
+
+def _postgresql(using: str, queries: list[list[str]], k: int) -> list[tuple[int, int, float]]:
+    part = f"""
+        (WITH matched AS (
             SELECT c.id, ({PG_VECTOR}) AS vector
             FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
             WHERE a.published AND ({PG_VECTOR})
-                @@ to_tsquery('english', %(query)s)
+                @@ to_tsquery('english', %(query_{{n}})s)
             ORDER BY c.id DESC LIMIT %(ranked)s
         )
-        SELECT id, ts_rank(vector, to_tsquery('english', %(query)s)) AS score FROM matched
-        ORDER BY score DESC, id LIMIT %(k)s
+        SELECT {{n}} AS q, id, ts_rank(vector, to_tsquery('english', %(query_{{n}})s)) AS score FROM matched
+        ORDER BY score DESC, id LIMIT %(k)s)
     """
+    sql = " UNION ALL ".join(part.format(n=n) for n in range(len(queries)))
+    params: dict[str, str | int] = {f"query_{n}": pg_query(words) for n, words in enumerate(queries)}
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, {"query": pg_query(words), "ranked": PG_RANKED_MATCHES, "k": k})
-        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+        cursor.execute(sql, {**params, "ranked": PG_RANKED_MATCHES, "k": k})
+        return [(row[0], row[1], float(row[2])) for row in cursor.fetchall()]
 
 
-def _sqlite(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
+def _sqlite(using: str, queries: list[list[str]], k: int) -> list[tuple[int, int, float]]:
     from knowledge.fts5 import TABLE
 
-    sql = (
-        f"SELECT f.rowid, -bm25({TABLE}, 2.0, 1.0) AS score FROM {TABLE} f "
+    part = (
+        f"SELECT * FROM (SELECT %s AS q, f.rowid, -bm25({TABLE}, 2.0, 1.0) AS score FROM {TABLE} f "
         "JOIN knowledge_chunk c ON c.id = f.rowid JOIN knowledge_article a ON a.id = c.article_id "
-        f"WHERE {TABLE} MATCH %s AND a.published ORDER BY score DESC, f.rowid LIMIT %s"
+        f"WHERE {TABLE} MATCH %s AND a.published ORDER BY score DESC, f.rowid LIMIT %s)"
     )
+    sql = " UNION ALL ".join([part] * len(queries))
+    params = [value for n, words in enumerate(queries) for value in (n, fts5_query(words), k)]
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [fts5_query(words), k])
-        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        return [(row[0], row[1], float(row[2])) for row in cursor.fetchall()]
+
+
+def _found(using: str, queries: list[list[str]], k: int) -> list[tuple[int, int, float]]:
+    """(query's index, chunk id, score) for each query's best `k` chunks, one statement per BATCH queries."""
+    vendor = connections[using].vendor
+    if vendor == "postgresql":
+        run = _postgresql
+    elif vendor == "sqlite":
+        run = _sqlite
+    else:
+        raise NotImplementedError(f"knowledge search on {vendor}")
+    found: list[tuple[int, int, float]] = []
+    for start in range(0, len(queries), BATCH):
+        found += [(start + q, pk, score) for q, pk, score in run(using, queries[start : start + BATCH], k)]
+    return found
+
+
+def search_many(queries: Sequence[str], k: int | None = None, *, using: str = "default") -> list[list[Hit]]:
+    """`search` for each of `queries` (the tickets of a chunk), in the same order: two queries in all for up to
+    BATCH of them, whatever their number; none when every query is empty."""
+    k = settings.KB_TOP_K if k is None else k
+    words = [terms(query) for query in queries]
+    asked = [n for n, w in enumerate(words) if w]
+    if not asked or k <= 0:
+        return [[] for _ in queries]
+    found = sorted(_found(using, [words[n] for n in asked], k), key=lambda row: (row[0], -row[2], row[1]))
+    chunks = Chunk.objects.using(using).select_related("article").in_bulk({pk for _, pk, _ in found})
+    hits: list[list[Hit]] = [[] for _ in queries]
+    for q, pk, score in found:
+        if pk in chunks:
+            ranked = hits[asked[q]]
+            ranked.append(Hit(chunk=chunks[pk], score=score, rank=len(ranked) + 1))
+    return hits
 
 
 def search(query: str, k: int | None = None, *, using: str = "default") -> list[Hit]:
     """The `k` (default settings.KB_TOP_K) chunks of published articles that best match `query`, best first,
     each with its article loaded. Higher scores are better; they compare within one search only."""
-    k = settings.KB_TOP_K if k is None else k
-    words = terms(query)
-    if not words or k <= 0:
-        return []
-    vendor = connections[using].vendor
-    if vendor == "postgresql":
-        found = _postgresql(using, words, k)
-    elif vendor == "sqlite":
-        found = _sqlite(using, words, k)
-    else:
-        raise NotImplementedError(f"knowledge search on {vendor}")
-    chunks = Chunk.objects.using(using).select_related("article").in_bulk([pk for pk, _ in found])
-    return [Hit(chunk=chunks[pk], score=score, rank=n) for n, (pk, score) in enumerate(found, start=1) if pk in chunks]
+    return search_many([query], k, using=using)[0]

@@ -12,6 +12,7 @@ from customers.api.views import CustomerViewSet
 from events.api.views import WebhookViewSet
 from incidents.api.views import DuplicateViewSet, IncidentViewSet, SimilarTicketViewSet
 from knowledge.api.views import ArticleViewSet, KnowledgeSearchViewSet, KnowledgeUploadViewSet
+from resolutions.api.views import ResolutionViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
 
@@ -42,3 +43,4 @@ router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("kb/articles", ArticleViewSet, basename="kb-article")
 router.register("kb/search", KnowledgeSearchViewSet, basename="kb-search")
 router.register("kb/upload", KnowledgeUploadViewSet, basename="kb-upload")
+router.register(r"tickets/(?P<ticket_pk>[0-9]+)/resolution", ResolutionViewSet, basename="ticket-resolution")

@@ -143,6 +143,7 @@ INSTALLED_APPS = [
     "customers",
     "events",
     "knowledge",
+    "resolutions",
 ]
 
 MIDDLEWARE = [
@@ -407,6 +408,7 @@ CELERY_TASK_ROUTES = {
     "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
     "incidents.process_classified": {"queue": "classification"},
+    "resolutions.draft_resolutions": {"queue": "classification"},
     # Webhook deliveries wait on other systems: their own queue and workers, never the classification ones.
     "events.deliver": {"queue": "events"},
     # Analysis runs (plan, map, reduce, sweep, the weekly run): CPU-bound and long (a reduce clusters for
@@ -520,6 +522,8 @@ SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
 # The knowledge base (knowledge/): chunks returned per search, and the largest file an upload or import takes.
 KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
+# Specialist resolution drafts (resolutions/): drafted by the worker after classification; off: none made.
+RESOLUTION_ENABLED = env_bool("RESOLUTION_ENABLED", True)
 # Similar tickets kept per ticket, and the text-search candidates re-ranked to find them.
 SIMILAR_TICKETS_STORED = env_int("SIMILAR_TICKETS_STORED", 10)
 SIMILAR_CANDIDATES = env_int("SIMILAR_CANDIDATES", 50)

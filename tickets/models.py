@@ -60,6 +60,14 @@ class WorkState(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class ResolvedBy(models.TextChoices):
+    """Who resolved a ticket: a specialist's draft accepted as written, or a person (a draft they edited, or
+    the state control)."""
+
+    SPECIALIST = "specialist", "Specialist"
+    HUMAN = "human", "Human"
+
+
 # The default views show these: resolved tickets leave them.
 ACTIVE_STATES = (WorkState.OPEN, WorkState.PENDING)
 # The working states a ticket may move to from each state. A resolved ticket is reopened (back to open).
@@ -215,12 +223,17 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
             | Q(status=Status.PROCESSING, status_changed__lt=stale_before)
         )
 
-    def move_to_state(self, state: str, *, by: Any, now: datetime) -> int:
+    def move_to_state(self, state: str, *, by: Any, now: datetime, resolved_by: str = ResolvedBy.HUMAN) -> int:
         """The working state (open, pending, resolved): only tickets for which STATE_TRANSITIONS allows the
-        move change, so a ticket resolved by one agent while another marks it pending ends in one state."""
+        move change, so a ticket resolved by one agent while another marks it pending ends in one state.
+        A resolved ticket records who resolved it (`resolved_by`); any other state clears it."""
         allowed_from = [source for source, targets in STATE_TRANSITIONS.items() if state in targets]
         return self.filter(state__in=allowed_from).update(
-            state=state, state_changed=now, state_changed_by=by, updated=now
+            state=state,
+            state_changed=now,
+            state_changed_by=by,
+            updated=now,
+            resolved_by=resolved_by if state == WorkState.RESOLVED else "",
         )
 
     def assign(self, assignee: Any, *, now: datetime) -> int:
@@ -293,6 +306,8 @@ class Ticket(models.Model):
     # The agents' side: the working state, who holds the ticket, and who last changed its state.
     state = models.CharField(max_length=10, choices=WorkState.choices, default=WorkState.OPEN)
     state_changed = models.DateTimeField(null=True, blank=True)
+    # Who resolved it (resolutions: a specialist's draft accepted as written, or a person); blank unless resolved.
+    resolved_by = models.CharField(max_length=10, choices=ResolvedBy.choices, blank=True)
     # No single-column index for either: `ticket_assignee_created_idx` serves the assignee (its first column),
     # and who last changed a state is only shown, never searched.
     state_changed_by = models.ForeignKey(

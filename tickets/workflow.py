@@ -17,7 +17,7 @@ from audit import services as audit
 from audit.models import Action
 from events import outbox
 from events.models import EventType
-from tickets.models import STATE_TRANSITIONS, AgentProfile, Ticket, TicketChange, WorkState
+from tickets.models import STATE_TRANSITIONS, AgentProfile, ResolvedBy, Ticket, TicketChange, WorkState
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,18 @@ def holder_choice(user: User) -> tuple[str, str]:
     return user.username, f"{user.get_full_name() or user.username} (no longer an agent)"
 
 
-def change_state(ticket_ids: Sequence[int], state: str, *, actor: User | None, actor_name: str = "") -> list[int]:
+def change_state(
+    ticket_ids: Sequence[int],
+    state: str,
+    *,
+    actor: User | None,
+    actor_name: str = "",
+    resolved_by: str = ResolvedBy.HUMAN,
+) -> list[int]:
     """Move tickets to a working state where STATE_TRANSITIONS allows it (a resolved ticket can only be
     reopened). Returns the ids that changed; the others were already there or cannot move there. `actor` is
-    the person; None with an `actor_name` for a command (`resolve_backlog`)."""
+    the person; None with an `actor_name` for a command (`resolve_backlog`). `resolved_by`: who a resolved
+    ticket records as its resolver (a specialist's draft the agent accepted as written, or a person)."""
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -63,7 +71,7 @@ def change_state(ticket_ids: Sequence[int], state: str, *, actor: User | None, a
         )
         movable = [(pk, old) for pk, old in rows if state in STATE_TRANSITIONS[old]]
         changed = [pk for pk, _ in movable]
-        Ticket.objects.filter(pk__in=changed).move_to_state(state, by=actor, now=now)
+        Ticket.objects.filter(pk__in=changed).move_to_state(state, by=actor, now=now, resolved_by=resolved_by)
         TicketChange.objects.bulk_create(
             TicketChange(
                 ticket_id=pk, field=TicketChange.Field.STATE, old_value=old, new_value=state, author=actor, created=now

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
-from classification.models import Category, Classification, FallbackReason, ReplyTone, TripReason
+from classification.models import Category, Citation, Classification, FallbackReason, ReplyTone, TripReason
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -18,12 +19,33 @@ class OptionsSerializer(serializers.Serializer):
     extract = serializers.BooleanField(required=False, help_text="false: extract no entities.")
 
 
+class CitationSerializer(serializers.ModelSerializer):
+    """A knowledge-base source the suggested reply cites (one of the chunks retrieved for the ticket)."""
+
+    article_url = serializers.SerializerMethodField(help_text="The article in the API; null once it is deleted.")
+
+    class Meta:
+        model = Citation
+        fields = ["rank", "article", "article_url", "chunk", "title", "heading", "page", "score", "excerpt"]
+        read_only_fields = fields
+
+    def get_article_url(self, citation: Citation) -> str | None:
+        if citation.article_id is None:
+            return None
+        path = reverse("kb-article-detail", args=[citation.article_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
 class ClassificationSerializer(serializers.ModelSerializer):
     author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Who corrected it (human rows)."
     )
     # Read-only model fields lose `allow_blank`; said again so the schema admits "" (an LLM or human row).
     fallback_reason = serializers.ChoiceField(choices=FallbackReason.choices, allow_blank=True, read_only=True)
+    citations = CitationSerializer(
+        many=True, read_only=True, help_text="The knowledge-base sources the suggested reply cites, in order."
+    )
 
     class Meta:
         model = Classification
@@ -36,6 +58,7 @@ class ClassificationSerializer(serializers.ModelSerializer):
             "risk",
             "summary",
             "suggested_reply",
+            "citations",
             "team",
             "entities",
             "confidence",

@@ -17,6 +17,7 @@ def test_classification_publishes_the_similarity_task_for_the_tickets_it_classif
     default_taxonomy: None, settings: Any
 ) -> None:
     settings.SIMILARITY_ENABLED = True
+    settings.RESOLUTION_ENABLED = False  # the specialists' task, published too otherwise (resolutions' tests)
     ticket = TicketFactory.create()
     with mock.patch.object(classification_tasks.current_app, "send_task", autospec=True) as send:
         classification_tasks.classify_tickets_task.apply(args=([ticket.pk],))
@@ -26,6 +27,7 @@ def test_classification_publishes_the_similarity_task_for_the_tickets_it_classif
 
 def test_nothing_is_published_with_similarity_off(default_taxonomy: None, settings: Any) -> None:
     settings.SIMILARITY_ENABLED = False
+    settings.RESOLUTION_ENABLED = False
     ticket = TicketFactory.create()
     with mock.patch.object(classification_tasks.current_app, "send_task", autospec=True) as send:
         classification_tasks.classify_tickets_task.apply(args=([ticket.pk],))

@@ -10,7 +10,7 @@ from classification.api.serializers import ClassificationSerializer, OptionsSeri
 from classification.models import Category
 from supportintel.serializers import BuiltOnceFieldsMixin
 from tickets import workflow
-from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, Sentiment, Source, Ticket, WorkState
+from tickets.models import CURRENT_FIELDS, INPUT_FIELDS, Priority, ResolvedBy, Sentiment, Source, Ticket, WorkState
 
 # One bulk request carries at most this many tickets (and the request body limit bounds its bytes).
 BULK_MAX_TICKETS = 1000
@@ -41,6 +41,12 @@ class TicketSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
     priority = serializers.ChoiceField(choices=Priority.choices, allow_blank=True, read_only=True)
     sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, read_only=True)
     classification_source = serializers.ChoiceField(choices=Source.choices, allow_blank=True, read_only=True)
+    resolved_by = serializers.ChoiceField(
+        choices=ResolvedBy.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="specialist or human; empty unless resolved.",
+    )
     customer_email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
     assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="The agent's username, or null."
@@ -58,6 +64,7 @@ class TicketSerializer(BuiltOnceFieldsMixin, serializers.ModelSerializer):
             "state",
             "state_changed",
             "state_changed_by",
+            "resolved_by",
             "assignee",
             "likely_duplicate_of",
             "duplicate_of",

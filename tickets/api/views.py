@@ -53,7 +53,8 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
     def get_queryset(self) -> QuerySet[Ticket]:
         queryset = Ticket.objects.select_related("assignee", "state_changed_by")
         if self.action == "retrieve":
-            history = Classification.objects.select_related("author").order_by("-created", "-id")
+            history = Classification.objects.select_related("author").prefetch_related("citations")
+            history = history.order_by("-created", "-id")
             return queryset.prefetch_related(Prefetch("classifications", queryset=history))
         if self.action == "list":
             return queryset.defer(*_LIST_DEFERRED)

@@ -74,7 +74,7 @@ def test_the_work_card_shows_the_sla_and_redraws_after_a_correction(agent_client
     ticket = TicketFactory.create(classified=True, due_at=timezone.now() - timedelta(hours=3))
     html = agent_client.get(f"/tickets/{ticket.pk}/work/").content.decode()
     assert 'class="card work overdue"' in html and "Overdue 3 h" in html
-    assert 'hx-trigger="ticketCorrected from:body"' in html
+    assert 'hx-trigger="ticketCorrected from:body, ticketResolved from:body"' in html
 
 
 def test_the_correction_form_routes_by_category_unless_a_team_was_chosen():

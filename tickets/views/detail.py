@@ -23,7 +23,11 @@ ACTIVITY_SHOWN = 20
 
 
 def _ticket_with_history(request: AuthenticatedHttpRequest, pk: int) -> Ticket:
-    history = Classification.objects.select_related("author").order_by("-created", "-id")[:HISTORY_SHOWN]
+    history = (
+        Classification.objects.select_related("author")
+        .prefetch_related("citations")
+        .order_by("-created", "-id")[:HISTORY_SHOWN]
+    )
     activity = TicketChange.objects.select_related("author").order_by("-created", "-id")[:ACTIVITY_SHOWN]
     queryset = Ticket.objects.select_related(
         "assignee", "state_changed_by", "duplicate_of", "likely_duplicate_of"

@@ -1,0 +1,381 @@
+"""Specialist resolution: after triage, the specialist for the ticket's category drafts a resolution (one LLM
+call, on the classification's breaker and daily budget); without the LLM, the category's reply template and the
+best articles make the draft. Agents accept (perhaps after editing) or reject it; an accepted draft resolves
+the ticket, recording whether the specialist's words or a person's did."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pybreaker
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import Action
+from classification import breaker, llm
+from classification import services as classification
+from classification.keywords.reply import render_reply
+from classification.models import Category, Classification, FallbackReason
+from knowledge import grounding
+from resolutions import defaults
+from resolutions.models import EDITABLE_FIELDS, Draft, DraftSource, DraftStatus, Specialist
+from tickets import workflow
+from tickets.models import ResolvedBy, Status, Ticket, WorkState
+
+logger = logging.getLogger(__name__)
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+class DecisionRefused(Exception):
+    """The draft is not open to a decision (still being drafted, or already accepted or rejected)."""
+
+
+def tokens_spent_since(since: datetime) -> int:
+    """The specialists' tokens since `since`: counted on the LLM's daily budget (classification.services)."""
+    spent = Draft.objects.filter(source=DraftSource.LLM, created__gte=since).aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
+    )
+    return int(spent["tokens"] or 0)
+
+
+# ---- the sources the reply may cite (knowledge.grounding) -----------------------------------------------
+
+
+def _citation(source: grounding.Source) -> dict[str, Any]:
+    return {
+        "n": source.number,
+        "article_id": source.article_id,
+        "chunk_id": source.chunk_id,
+        "rank": source.rank,
+        "title": source.article_title,
+        "heading": source.heading,
+        "page": source.page,
+    }
+
+
+def _cited(numbers: list[int], reply: str, sources: list[grounding.Source]) -> list[grounding.Source]:
+    """The sources the answer cites (its list and the [n] marks in its reply), in order; a number that is not
+    one of the sources given makes the answer invalid (`invalid_output`, like any answer off the schema)."""
+    marked = [int(n) for n in _CITATION.findall(reply)]
+    try:
+        cited = grounding.validate_citations(list(dict.fromkeys([*numbers, *marked])), sources)
+    except grounding.CitationError as exc:
+        raise llm.LLMError(FallbackReason.INVALID_OUTPUT, f"the draft {exc}") from exc
+    return sorted(cited, key=lambda source: source.number)
+
+
+# ---- drafting -----------------------------------------------------------------------------------------------
+
+
+def _stale_before() -> datetime:
+    # A drafting row older than the hard time limit belongs to a worker that died: it may be taken over.
+    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
+
+
+def _claim(ticket: Ticket, row: Classification, specialist: Specialist | None) -> Draft | None:
+    """The draft row for this classification, created `drafting` by this call (or taken over from a dead
+    worker); None when another call holds it or drafted it already. A redelivered task gets None."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return Draft.objects.create(
+                ticket=ticket,
+                classification=row,
+                category=row.category,
+                specialist=specialist,
+                created=now,
+                updated=now,
+            )
+    except IntegrityError:
+        pass  # drafted, or being drafted, for this classification
+    taken = Draft.objects.filter(classification=row, status=DraftStatus.DRAFTING, updated__lt=_stale_before()).update(
+        updated=now, specialist=specialist
+    )
+    return Draft.objects.get(classification=row) if taken else None
+
+
+def _category_choice(category: Category | None, slug: str) -> llm.CategoryChoice:
+    if category is None:
+        return llm.CategoryChoice(slug=slug, name=slug.replace("_", " "), description="", team="")
+    return llm.CategoryChoice(
+        slug=category.slug, name=category.name, description=category.description, team=category.team
+    )
+
+
+def _triage(ticket: Ticket, row: Classification) -> dict[str, Any]:
+    return {
+        "category": row.category,
+        "priority": row.priority,
+        "sentiment": row.sentiment,
+        "summary": row.summary,
+        "entities": row.entities,
+        "missing_info": ticket.missing_info,
+    }
+
+
+@dataclass
+class _Answer:
+    source: str
+    diagnosis: str
+    steps: list[str]
+    reply: str
+    can_close: bool
+    citations: list[dict[str, Any]]
+    fallback_reason: str = ""
+    fallback_detail: str = ""
+    model_name: str = ""
+    prompt_version: str = ""
+    latency_ms: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: Any = None
+
+
+def _ask_specialist(
+    ticket: Ticket,
+    row: Classification,
+    category: Category | None,
+    specialist: Specialist | None,
+    sources: list[grounding.Source],
+) -> _Answer:
+    """The specialist's model through the LLM's breaker; raises LLMError (with its fallback reason) or
+    pybreaker.CircuitBreakerError when it gives no usable answer."""
+    endpoint = llm.primary()
+    if specialist is not None and specialist.model_name:
+        endpoint = replace(endpoint, model=specialist.model_name)
+    if not endpoint.configured:
+        raise llm.LLMError(FallbackReason.NOT_CONFIGURED, "no LLM configured")
+    if classification.llm_over_budget():
+        raise llm.LLMError(FallbackReason.OVER_BUDGET, f"daily token budget of {settings.LLM_MODEL} spent")
+    instructions = specialist.instructions if specialist is not None else defaults.instructions_for(row.category)
+    result = breaker.call(
+        lambda: llm.resolve(
+            {"subject": ticket.subject, "body": ticket.body},
+            _triage(ticket, row),
+            grounding.prompt_block(sources) or "<sources>[]</sources>",
+            _category_choice(category, row.category),
+            instructions,
+            endpoint=endpoint,
+        ),
+        endpoint.name,
+    )
+    cited = _cited(result.citations, result.reply, sources)
+    return _Answer(
+        source=DraftSource.LLM,
+        diagnosis=result.diagnosis,
+        steps=result.steps,
+        reply=result.reply,
+        can_close=result.can_close,
+        citations=[_citation(source) for source in cited],
+        model_name=result.model_name,
+        prompt_version=result.prompt_version,
+        latency_ms=result.latency_ms,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=result.cost_usd,
+    )
+
+
+# The template's placeholders, with the stand-ins the keyword classifier's replies use when the ticket lacks one.
+_PLACEHOLDERS = (
+    ("order_id", "order_ids", "your order"),
+    ("error_code", "error_codes", "the error"),
+    ("amount", "amounts", "the amount"),
+    ("url", "urls", "the page"),
+)
+
+
+def _template_values(ticket: Ticket, row: Classification) -> dict[str, str]:
+    entities = row.entities or {}
+    values = {
+        "customer_name": ticket.customer_name or "there",
+        "team": row.team,
+        "category": row.category.replace("_", " "),
+        "email": ticket.customer_email or "your email address",
+    }
+    for name, key, stand_in in _PLACEHOLDERS:
+        found = entities.get(key) or []
+        values[name] = str(found[0]) if found else stand_in
+    return values
+
+
+def _template_answer(
+    ticket: Ticket,
+    row: Classification,
+    category: Category | None,
+    sources: list[grounding.Source],
+    reason: str,
+    detail: str,
+) -> _Answer:
+    """Without the specialist's model: the category's reply template followed by the grounded paragraph
+    (knowledge.grounding: the best passage quoted, the best articles named), and steps that point the agent
+    at those articles. Never claims the ticket can be closed."""
+    reply = render_reply(category.reply_template if category is not None else "", _template_values(ticket, row))
+    cited = grounding.fallback_citations(sources, row.category)
+    grounded = grounding.fallback_reply(sources, row.category)
+    steps = [f"Read {source.label()}." for source in cited]
+    steps.append("Check the reply against the ticket, complete it, and send it.")
+    label = FallbackReason(reason).label if reason in FallbackReason.values else reason
+    diagnosis = (
+        f"{row.summary or ticket.subject} — no specialist model answered ({label}); this draft is the category's "
+        "reply template and the best matching articles."
+    )
+    return _Answer(
+        source=DraftSource.TEMPLATE,
+        diagnosis=diagnosis.strip(),
+        steps=steps,
+        reply=f"{reply}\n\n{grounded}" if grounded else reply,
+        can_close=False,
+        citations=[_citation(source) for source in cited],
+        fallback_reason=reason,
+        fallback_detail=detail[:500],
+    )
+
+
+def _answer(ticket: Ticket, row: Classification, specialist: Specialist | None) -> _Answer:
+    category = Category.objects.filter(slug=row.category).first()
+    sources = grounding.retrieve(ticket.subject, ticket.body)
+    try:
+        return _ask_specialist(ticket, row, category, specialist, sources)
+    except pybreaker.CircuitBreakerError as exc:
+        cause = breaker.original_error(exc)
+        reason, detail = (cause.reason, str(cause)) if cause is not None else (FallbackReason.BREAKER_OPEN, str(exc))
+    except llm.LLMError as exc:
+        reason, detail = exc.reason, str(exc)
+    if reason != FallbackReason.NOT_CONFIGURED:
+        logger.warning("ticket %s: specialist draft from the template (%s)", ticket.pk, reason)
+    return _template_answer(ticket, row, category, sources, reason, detail)
+
+
+def _store(draft: Draft, answer: _Answer) -> Draft | None:
+    """Write the answer if the claim is still ours (identified by its `updated` time, as a ticket's claim by
+    its `status_changed`): a worker whose stale claim was taken over writes nothing."""
+    now = timezone.now()
+    fields = {**vars(answer), "status": DraftStatus.PROPOSED, "updated": now}
+    if not Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING, updated=draft.updated).update(**fields):
+        logger.warning("draft %s: claim taken over by another worker; answer dropped", draft.pk)
+        return None
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    return draft
+
+
+def draft_resolution(ticket_id: int) -> Draft | None:
+    """Draft the resolution of one classified ticket, once per classification: None when drafts are off, the
+    ticket is missing, not classified, resolved already, its category's specialist is inactive, or this
+    classification was drafted (or is being drafted) already. Safe to run twice; a draft left `drafting` by
+    a worker that died is taken over once stale."""
+    if not settings.RESOLUTION_ENABLED:
+        return None
+    ticket = Ticket.objects.filter(pk=ticket_id, status=Status.CLASSIFIED).exclude(state=WorkState.RESOLVED).first()
+    row = ticket.classifications.order_by("-created", "-id").first() if ticket is not None else None
+    if ticket is None or row is None:
+        logger.info("ticket %s: no draft (missing, not classified, or resolved)", ticket_id)
+        return None
+    specialist = Specialist.objects.filter(category__slug=row.category).first()
+    if specialist is not None and not specialist.active:
+        return None
+    draft = _claim(ticket, row, specialist)
+    if draft is None:
+        logger.info("ticket %s: classification %s drafted already (or being drafted)", ticket_id, row.pk)
+        return None
+    try:
+        stored = _store(draft, _answer(ticket, row, specialist))
+    except BaseException:
+        # The retry drafts it afresh (unless another worker took the claim over meanwhile).
+        Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING, updated=draft.updated).delete()
+        raise
+    if stored is not None:
+        logger.info("ticket %s: resolution draft %s (%s)", ticket_id, stored.pk, stored.source)
+    return stored
+
+
+def draft_resolutions(ticket_ids: list[int], *, deadline: float | None = None) -> list[int]:
+    """Draft each ticket's resolution in turn (one LLM call each at most). Past `deadline` (time.monotonic())
+    no further ticket is started: the ids not started are returned, for the caller to publish again."""
+    for index, ticket_id in enumerate(ticket_ids):
+        if deadline is not None and time.monotonic() > deadline:
+            logger.info("%d tickets left for another drafting task: the time limit is near", len(ticket_ids) - index)
+            return list(ticket_ids[index:])
+        draft_resolution(ticket_id)
+    return []
+
+
+# ---- decisions ------------------------------------------------------------------------------------------------
+
+
+def latest_draft(ticket: Ticket) -> Draft | None:
+    return Draft.objects.filter(ticket=ticket).select_related("decided_by").order_by("-created", "-id").first()
+
+
+def _text(value: Any) -> str:
+    # A browser posts a textarea's line breaks as CRLF, and forms strip the ends: neither is an edit.
+    return str(value).replace("\r\n", "\n").strip()
+
+
+def _changes(draft: Draft, edits: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each edited field's old and new value; a value equal to the draft's but for line endings and the
+    surrounding blanks is no edit."""
+    changes = {}
+    for name in EDITABLE_FIELDS:
+        if name not in edits or edits[name] is None:
+            continue
+        old, new = getattr(draft, name), edits[name]
+        if name == "steps":
+            same = [_text(step) for step in old] == (new := [_text(s) for s in new if _text(s)])
+        else:
+            same = _text(old) == (new := _text(new))
+        if not same:
+            changes[name] = {"old": old, "new": new}
+    return changes
+
+
+def _decide(draft: Draft, user: User, status: str, **fields: Any) -> Draft:
+    """Lock the draft and record the decision on it; refused unless it is proposed."""
+    locked = Draft.objects.select_for_update().filter(pk=draft.pk).first()
+    if locked is None or locked.status != DraftStatus.PROPOSED:
+        current = locked.get_status_display().lower() if locked is not None else "gone"
+        raise DecisionRefused(f"This draft is {current}; only a proposed draft can be accepted or rejected.")
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    now = timezone.now()
+    locked.status, locked.decided_by, locked.decided_at, locked.updated = status, user, now, now
+    locked.save(update_fields=[*fields, "status", "decided_by", "decided_at", "updated"])
+    return locked
+
+
+def accept(draft: Draft, user: User, edits: dict[str, Any] | None = None) -> Draft:
+    """Accept the draft, with the agent's edits (diagnosis, steps, reply) if any: recorded on the draft (who,
+    when, each field's old and new value) and in the audit log; the ticket is resolved (if it may move there),
+    by the specialist when accepted as written, by a person when edited."""
+    with transaction.atomic():
+        changes = _changes(draft, edits or {})
+        values = {name: change["new"] for name, change in changes.items()}
+        decided = _decide(draft, user, DraftStatus.ACCEPTED, changes=changes, **values)
+        resolved_by = ResolvedBy.HUMAN if changes else ResolvedBy.SPECIALIST
+        moved = workflow.change_state([decided.ticket_id], WorkState.RESOLVED, actor=user, resolved_by=resolved_by)
+        detail = {"draft": decided.pk, "edited": sorted(changes), "resolved_by": resolved_by, "resolved": bool(moved)}
+        audit.record(Action.RESOLUTION_ACCEPTED, actor=user, target=f"ticket:{decided.ticket_id}", detail=detail)
+    logger.info("ticket %s: draft %s accepted by user %s", decided.ticket_id, decided.pk, user.pk)
+    return decided
+
+
+def reject(draft: Draft, user: User, note: str = "") -> Draft:
+    """Reject the draft (with the agent's reason, if given): recorded on it and in the audit log; the ticket
+    is left as it is."""
+    with transaction.atomic():
+        decided = _decide(draft, user, DraftStatus.REJECTED, note=note.strip()[:2000])
+        detail = {"draft": decided.pk, "note": decided.note[:200]}
+        audit.record(Action.RESOLUTION_REJECTED, actor=user, target=f"ticket:{decided.ticket_id}", detail=detail)
+    logger.info("ticket %s: draft %s rejected by user %s", decided.ticket_id, decided.pk, user.pk)
+    return decided
