@@ -45,6 +45,7 @@ def test_it_reports_precision_and_recall_per_method(tmp_path: Path) -> None:
     }
     worker = figures["fulltext+char+embeddings"]
     assert (worker["precision@2"], worker["recall@2"], worker["queries"], worker["indexed"]) == (1.0, 1.0, 2, 6)
+    assert worker["ms_per_query"] > 0 and worker["cpu_ms_per_query"] > 0
 
 
 def test_holdout_queries_with_part_of_the_indexed_split_and_never_reads_the_other(tmp_path: Path) -> None:

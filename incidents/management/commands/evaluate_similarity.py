@@ -78,5 +78,5 @@ class Command(BaseCommand):
         for name, row in figures.items():
             self.stdout.write(
                 f"{name:34} precision@{k} {row[f'precision@{k}']:.3f}  recall@{k} {row[f'recall@{k}']:.3f}"
-                f"  {row['ms_per_query']:.2f} ms/query"
+                f"  {row['ms_per_query']:.2f} ms/query ({row['cpu_ms_per_query']:.2f} ms CPU)"
             )
