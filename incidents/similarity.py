@@ -7,12 +7,14 @@ Two cosines, fused by a weighted sum:
   no model to fit, store or refresh. It sees spelling: error codes, product names, typos.
 - static word embeddings (`classification.learned.embeddings`: the 256-d token vectors shipped inside the
   `wordllama` wheel, a text's vector the mean of its tokens'): nothing downloaded, nothing fitted. It sees
-  meaning: "my card got eaten by the machine" is near "the ATM swallowed my card" without a shared word.
-The ranking is `(1 - EMBEDDING_WEIGHT) * char cosine + EMBEDDING_WEIGHT * embedding cosine`; the score
-returned (and stored, and compared with DUPLICATE_SIMILARITY and INCIDENT_SIMILARITY) stays the character
-cosine, 0..1: the embeddings' cosines run high between unrelated texts, so they order candidates but are
-not a score to put a threshold on. Without the wheel the ranking is the character cosine alone (logged once).
-Weights chosen on a held-out part of BANKING77's training split (docs/SIMILARITY.md)."""
+  meaning: "I was made to pay an additional pound!" is nearer "I was overcharged a pound." than "Would I have
+  to pay anything if I need an additional card?", which shares more characters with it.
+The score is `(1 - EMBEDDING_WEIGHT) * char cosine + EMBEDDING_WEIGHT * embedding cosine`, 0..1 (1 for the same
+text), and the order is the score's: the pages and the API sort the stored links by it, so what an agent sees
+is what was measured. The embeddings' cosines run high between unrelated texts, so the thresholds on this
+score (DUPLICATE_SIMILARITY, DUPLICATE_SAME_CUSTOMER_SIMILARITY, INCIDENT_SIMILARITY) were set where it is as
+precise as the character cosine was at the old ones. Without the wheel the score is the character cosine
+alone (logged once). Weights chosen on a held-out part of BANKING77's training split (docs/SIMILARITY.md)."""
 
 from __future__ import annotations
 
@@ -92,8 +94,8 @@ def rerank(
     category_boost: float = CATEGORY_BOOST,
     embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> list[tuple[int, float]]:
-    """(candidate id, character n-gram cosine 0..1), most similar first by the fused ranking (ties: the
-    order given)."""
+    """(candidate id, similarity 0..1), most similar first (ties: the order given). A category boost
+    reorders without changing the scores."""
     if not candidates or not query.strip():
         return []
     texts = [query, *(c.text for c in candidates)]
@@ -103,11 +105,11 @@ def rerank(
     except ValueError:  # nothing but blanks: no n-gram at all
         return []
     scores = (matrix[1:] @ matrix[0].T).toarray().ravel()
-    ranking = scores
     if embedding_weight > 0:
         semantic = _embedding_cosines(texts)
         if semantic is not None:
-            ranking = (1.0 - embedding_weight) * scores + embedding_weight * semantic
+            scores = (1.0 - embedding_weight) * scores + embedding_weight * semantic
+    scores = np.clip(scores, 0.0, 1.0)
     boost = np.array([category_boost if category and c.category == category else 0.0 for c in candidates])
-    order = np.argsort(-(ranking + boost), kind="stable")
-    return [(candidates[i].id, round(float(min(scores[i], 1.0)), 4)) for i in order]
+    order = np.argsort(-(scores + boost), kind="stable")
+    return [(candidates[i].id, round(float(scores[i]), 4)) for i in order]
