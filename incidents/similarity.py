@@ -30,7 +30,7 @@ from classification.learned import embeddings as word_embeddings
 
 logger = logging.getLogger(__name__)
 
-# Weight of the word embeddings' cosine in the ranking; the character n-gram cosine has the rest.
+# Weight of the word embeddings' cosine in the score; the character n-gram cosine has the rest.
 EMBEDDING_WEIGHT = 0.7
 # Added to the ranking (not to the score) of a candidate in the query's category. 0: with the embeddings in
 # the ranking, a boost no longer helps on the held-out split (docs/SIMILARITY.md); the parameter stays for
