@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--split-column", default="split")
         parser.add_argument("--index", default="train", help="the split indexed (default: train)")
         parser.add_argument("--query", default="test", help="the split queried with (default: test)")
+        parser.add_argument(
+            "--holdout",
+            type=float,
+            help="tune without the query split: index the --index split less this seeded random fraction of it, "
+            "and query with that fraction (e.g. 0.2)",
+        )
         parser.add_argument("-k", type=int, default=5)
         parser.add_argument("--candidates", type=int, default=50, help="text-search candidates re-ranked")
         parser.add_argument("--method", action="append", help="only these methods (repeatable)")
@@ -49,7 +55,13 @@ class Command(BaseCommand):
         ]
 
     def handle(self, *args: Any, **options: Any) -> None:
-        indexed, queries = self._rows(options, options["index"]), self._rows(options, options["query"])
+        indexed = self._rows(options, options["index"])
+        if options["holdout"] is not None:
+            if not 0 < options["holdout"] < 1:
+                raise CommandError("--holdout is a fraction between 0 and 1")
+            indexed, queries = evaluation.holdout(indexed, options["holdout"])
+        else:
+            queries = self._rows(options, options["query"])
         if not indexed or not queries:
             raise CommandError("no rows to index or to query with: check --index, --query and --split-column")
         methods = evaluation.methods(indexed, options["candidates"])
@@ -65,6 +77,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(indexed)} indexed, {len(queries)} queries, top {k}")
         for name, row in figures.items():
             self.stdout.write(
-                f"{name:32} precision@{k} {row[f'precision@{k}']:.3f}  recall@{k} {row[f'recall@{k}']:.3f}"
-                f"  {row['ms_per_query']:.2f} ms/query"
+                f"{name:34} precision@{k} {row[f'precision@{k}']:.3f}  recall@{k} {row[f'recall@{k}']:.3f}"
+                f"  {row['ms_per_query']:.2f} ms/query ({row['cpu_ms_per_query']:.2f} ms CPU)"
             )
