@@ -239,12 +239,13 @@ def test_over_the_daily_token_budget_tickets_go_to_the_keyword_classifier(fake_l
 
 def test_recovery_upgrades_outage_tickets_and_leaves_human_corrections_alone(fake_llm, settings, monkeypatch):
     settings.LLM_BREAKER_FAIL_MAX = 2
-    settings.LLM_BREAKER_RESET_SECONDS = 0.3
+    settings.LLM_BREAKER_RESET_SECONDS = 60  # no trial while the outage's tickets are classified, however slowly
     fake_llm.state.configure({"mode": "error500"})
     outage = [_classify().ticket for _ in range(3)]
     corrected = outage[2]
     services.record_correction(corrected, UserFactory.create(), {"category": "account"})
     assert services.requeue_outage_tickets(10) == []  # breaker open: not now
+    settings.LLM_BREAKER_RESET_SECONDS = 0.3  # read on every call: the trial is due 0.3 s after it opened
     fake_llm.state.configure({"mode": "ok"})
     time.sleep(0.4)
     _classify()  # the trial call closes the breaker

@@ -30,15 +30,18 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _outage(fake_llm, settings, count: int) -> list[Ticket]:
-    """`count` tickets answered by keywords while the LLM fails: the first trips the breaker."""
+    """`count` tickets answered by keywords while the LLM fails: the first trips the breaker. The breaker's
+    reset time is long while they are classified (however slow a loaded machine is, none gets a trial call),
+    then 0.3 s: the breaker reads it on every call, so the tests wait 0.4 s for the trial to be due."""
     settings.LLM_BREAKER_FAIL_MAX = 1
-    settings.LLM_BREAKER_RESET_SECONDS = 0.3
+    settings.LLM_BREAKER_RESET_SECONDS = 60
     fake_llm.state.configure({"mode": "error500"})
     tickets = TicketFactory.create_batch(count, subject="Refund", body="I was charged twice")
     for ticket in tickets:
         services.classify_ticket(ticket.pk)
         ticket.refresh_from_db()
     assert [t.fallback_reason for t in tickets] == ["error"] + ["breaker_open"] * (count - 1)
+    settings.LLM_BREAKER_RESET_SECONDS = 0.3
     return tickets
 
 
