@@ -81,7 +81,17 @@ def _commands(args: argparse.Namespace) -> tuple[list[Child], dict[str, str]]:
             OPENAI_API_KEY="fake",
             LLM_MODEL="fake-classifier",
         )
-    worker = [python, "-m", "celery", "-A", "supportintel", "worker", "-B", "-Q", "classification,default,events"]
+    worker = [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "supportintel",
+        "worker",
+        "-B",
+        "-Q",
+        "classification,default,events,similarity",
+    ]
     worker += ["-c", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     children.append(Child("worker", worker))
     children.append(Child("web", [python, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"]))

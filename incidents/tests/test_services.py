@@ -184,3 +184,52 @@ def test_confirmed_duplicates_leave_the_overview_volume() -> None:
     assert (summary["received"], summary["duplicates"]) == (before - 1, 1)
     assert sum(bar.value for bar in charts["volume"]) == 2
     assert [bar.value for bar in charts["categories"] if bar.label == "Billing"] == [2]
+
+
+def _texts(n: int) -> list[Ticket]:
+    subjects = ["Cannot log in", "Refund for order", "Export to CSV fails", "App crashes on start"]
+    return [
+        TicketFactory.create(
+            classified=True, subject=f"{subjects[i % 4]} {i}", body=f"{subjects[i % 4]}, help.", customer_email=""
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_chunk_stores_what_each_ticket_processed_alone_stores() -> None:
+    tickets = _texts(12)
+    services.process_classified([t.pk for t in tickets])
+    together = sorted(SimilarTicket.objects.values_list("ticket_id", "similar_id", "score"))
+    flags = sorted(Ticket.objects.values_list("pk", "likely_duplicate_of_id"))
+    SimilarTicket.objects.all().delete()
+    Ticket.objects.update(likely_duplicate_of=None)
+
+    for ticket in tickets:
+        services.process_classified([ticket.pk])
+
+    assert sorted(SimilarTicket.objects.values_list("ticket_id", "similar_id", "score")) == together
+    assert sorted(Ticket.objects.values_list("pk", "likely_duplicate_of_id")) == flags
+    assert len(together) > 12
+
+
+def test_a_chunk_without_incidents_costs_the_same_queries_whatever_its_size(
+    django_assert_max_num_queries: Any,
+) -> None:
+    # One search (on PostgreSQL; SQLite's in-process FTS5 takes one per ticket), one row load, one transaction for
+    # links and flags, one membership read: nothing per ticket (anonymous tickets: no same-customer lookups).
+    small, large = _texts(8), _texts(40)
+    counts = []
+    for chunk in (small, large):
+        with django_assert_max_num_queries(60) as captured:
+            services.process_classified([t.pk for t in chunk])
+        # SQLite's INSERT of the links is split by its bound-parameter limit.
+        counts.append(
+            [
+                q["sql"]
+                for q in captured.captured_queries
+                if "search_ticket_fts" not in q["sql"]
+                and not (q["sql"].startswith("INSERT") and "incidents_similar" in q["sql"])
+            ]
+        )
+
+    assert len(counts[0]) == len(counts[1]) <= 10, counts[1]
