@@ -10,13 +10,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, Count, DateTimeField, ExpressionWrapper, F, Max, Min, Value, When
+from django.http import HttpRequest
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from classification.models import Classification
 from incidents import similarity
 from incidents.context_processors import forget_open_incidents
@@ -393,30 +396,65 @@ class DuplicateRefused(ValueError):
     """A duplicate link that cannot be: the ticket itself, or one that would go round in a circle."""
 
 
-def confirm_duplicate(ticket: Ticket, original: Ticket) -> Ticket:
+# Where an agent acted from, for the audit log.
+Via = Literal["dashboard", "api", "admin"]
+
+
+def confirm_duplicate(
+    ticket: Ticket, original: Ticket, *, actor: Any = None, via: Via, request: HttpRequest | None = None
+) -> Ticket:
     """An agent confirms `ticket` duplicates `original`: linked (to the original's own original when that one
-    is a duplicate too), both kept, nothing merged. Returns the ticket linked to."""
+    is a duplicate too), both kept, nothing merged, and the audit log says who, from where. Returns the ticket
+    linked to."""
+    asked = original
     if original.duplicate_of_id is not None:
         original = Ticket.objects.get(pk=original.duplicate_of_id)
     if original.pk == ticket.pk:
         raise DuplicateRefused("a ticket cannot duplicate itself")
     with transaction.atomic():
+        was = Ticket.objects.filter(pk=ticket.pk).values_list("duplicate_of_id", flat=True).first()
         Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=original, updated=timezone.now())
         # Tickets that duplicated this one now point at its original: one level, never a circle.
-        Ticket.objects.filter(duplicate_of=ticket).update(duplicate_of=original)
+        repointed = list(Ticket.objects.filter(duplicate_of=ticket).values_list("pk", flat=True))
+        Ticket.objects.filter(pk__in=repointed).update(duplicate_of=original)
+        detail: dict[str, Any] = {"duplicate_of": original.pk, "was": was, "via": via}
+        if asked.pk != original.pk:
+            detail["asked"] = asked.pk
+        if repointed:
+            detail["repointed"] = repointed[: audit.MAX_IDS]
+        audit.record(
+            Action.DUPLICATE_CONFIRMED, actor=actor, target=f"ticket:{ticket.pk}", detail=detail, request=request
+        )
     ticket.duplicate_of = original
     logger.info("ticket %s confirmed a duplicate of %s", ticket.pk, original.pk)
     return original
 
 
-def clear_duplicate(ticket: Ticket) -> None:
-    Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=None, updated=timezone.now())
+def clear_duplicate(ticket: Ticket, *, actor: Any = None, via: Via, request: HttpRequest | None = None) -> None:
+    """The ticket is not a duplicate after all (audited when it was one)."""
+    with transaction.atomic():
+        was = Ticket.objects.filter(pk=ticket.pk).values_list("duplicate_of_id", flat=True).first()
+        Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=None, updated=timezone.now())
+        if was is not None:
+            detail = {"was": was, "via": via}
+            audit.record(
+                Action.DUPLICATE_CLEARED, actor=actor, target=f"ticket:{ticket.pk}", detail=detail, request=request
+            )
     ticket.duplicate_of = None
 
 
-def set_incident_status(incident: Incident, status: str, actor: object | None) -> Incident:
-    """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets."""
-    Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
+def set_incident_status(
+    incident: Incident, status: str, actor: Any = None, *, via: Via, request: HttpRequest | None = None
+) -> Incident:
+    """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets. A change
+    is audited with who made it and from where; asking for the status it already has changes nothing."""
+    with transaction.atomic():
+        was = Incident.objects.select_for_update().filter(pk=incident.pk).values_list("status", flat=True).first()
+        if was != status:
+            Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
+            action = Action.INCIDENT_CLOSED if status == IncidentStatus.CLOSED else Action.INCIDENT_REOPENED
+            detail = {"was": was, "status": status, "via": via, "tickets": incident.ticket_count}
+            audit.record(action, actor=actor, target=f"incident:{incident.pk}", detail=detail, request=request)
     incident.refresh_from_db()
     forget_open_incidents()
     return incident

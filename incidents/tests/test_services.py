@@ -121,7 +121,7 @@ def test_tickets_spread_over_more_than_the_window_open_no_incident() -> None:
 def test_a_closed_incident_takes_no_new_tickets() -> None:
     tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"])
     services.process_classified([t.pk for t in tickets])
-    incident = services.set_incident_status(Incident.objects.get(), IncidentStatus.CLOSED, None)
+    incident = services.set_incident_status(Incident.objects.get(), IncidentStatus.CLOSED, None, via="api")
     [late] = _outage(["f@x.io"], start=timezone.now())
 
     services.process_classified([late.pk])
@@ -151,13 +151,13 @@ def test_the_same_customer_writing_again_is_a_likely_duplicate() -> None:
 def test_confirming_a_duplicate_links_both_and_keeps_them() -> None:
     original, copy, third = TicketFactory.create_batch(3)
 
-    services.confirm_duplicate(copy, original)
-    services.confirm_duplicate(third, copy)  # a duplicate of a duplicate links to the original
+    services.confirm_duplicate(copy, original, via="api")
+    services.confirm_duplicate(third, copy, via="api")  # a duplicate of a duplicate links to the original
 
     assert Ticket.objects.get(pk=copy.pk).duplicate_of_id == original.pk
     assert Ticket.objects.get(pk=third.pk).duplicate_of_id == original.pk
     with pytest.raises(services.DuplicateRefused):
-        services.confirm_duplicate(original, copy)
+        services.confirm_duplicate(original, copy, via="api")
 
 
 def test_similar_tickets_on_demand_include_later_tickets_that_found_it() -> None:
@@ -176,7 +176,7 @@ def test_confirmed_duplicates_leave_the_overview_volume() -> None:
 
     original, copy, _other = TicketFactory.create_batch(3, classified=True, category="billing")
     before = stats.period_summary(stats.default_period())["received"]
-    services.confirm_duplicate(copy, original)
+    services.confirm_duplicate(copy, original, via="api")
 
     summary = stats.period_summary(stats.default_period())
     charts = stats._charts(stats.default_period(), [("billing", "Billing")])
