@@ -72,6 +72,12 @@ def _background(count: int) -> int:
     return Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
+def _background_count(above: int) -> int:
+    from tickets.models import Ticket
+
+    return Ticket.objects.filter(pk__lte=above).count()
+
+
 def _worker(name: str, queues: str, concurrency: int, similarity: bool, workdir: Path) -> subprocess.Popen[bytes]:
     log = open(workdir / f"{name}.log", "ab")  # noqa: SIM115  # closed with the process
     command = [sys.executable, "-m", "celery", "-A", "supportintel", "worker", "-Q", queues, "--pool", "prefork"]
@@ -185,6 +191,7 @@ def run(tickets: int, background: int, rounds: int, timeout: float) -> dict[str,
     workdir = Path(os.environ["DATA_DIR"]) / "bench-similarity"
     workdir.mkdir(parents=True, exist_ok=True)
     above = _background(background)
+    background_count = _background_count(above)
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
     for round_ in range(rounds):
         for similarity in (False, True) if round_ % 2 == 0 else (True, False):
@@ -197,7 +204,8 @@ def run(tickets: int, background: int, rounds: int, timeout: float) -> dict[str,
         "database": connection.vendor,
         "broker": os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "atomicfs://",
         "tickets_per_drain": tickets,
-        "background_tickets": above,
+        "background_tickets": background_count,
+        "background_max_id": above,
         "rounds": rounds,
         "workers": "classification: prefork -c 2 (classification,default); similarity: nice -n 10, prefork -c 1",
         "median": {
