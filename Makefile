@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-webhooks bench-grounding bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-webhooks bench-grounding bench-similarity bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -107,6 +107,19 @@ bench-grounding: export STATIC_MANIFEST ?= 0
 bench-grounding: $(VENV)/.dev-installed
 	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.grounding
 
+# The classification drain with similar tickets off and on, side by side (issue 16): real workers (classification,
+# and similarity on its own queue), realistic text over a background of classified tickets; the ratio and the
+# similarity queue's own rate in bench/results/similarity-<database>.json. Embedded default, or
+# BENCH_DB=postgresql://… BENCH_REDIS=redis://… (a database of its own: the bench deletes the tickets it adds).
+bench-similarity: export ENV_FILE =
+bench-similarity: export SECRET_KEY ?= insecure-bench-only-key
+bench-similarity: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-similarity: export SQLITE_PATH ?= $(CURDIR)/.data/bench/similarity.sqlite3
+bench-similarity: export SECURE_SSL_REDIRECT ?= 0
+bench-similarity: export STATIC_MANIFEST ?= 0
+bench-similarity: $(VENV)/.dev-installed
+	env -u CELERY_BROKER_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.similarity $(BENCH_SIMILARITY_ARGS)
+
 # The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
 bench-learned: export ENV_FILE =
 bench-learned: export SECRET_KEY ?= insecure-bench-only-key
@@ -116,6 +129,8 @@ bench-learned: $(VENV)/.dev-installed
 
 # Dashboard and API latency at a million tickets, on a SQLite file of its own (filled once, a few
 # minutes), or on a dedicated PostgreSQL database: make bench-scale BENCH_DB=postgresql://…/supportintel_bench
+# (filled by COPY with the indexes built once at the end: about 6 minutes for a million). BENCH_SCALE_ROWS=N for
+# another size; BENCH_SCALE_SIMILAR_ONLY=1 for the similar-ticket lookups alone.
 bench-scale: export ENV_FILE =
 bench-scale: export SECRET_KEY ?= insecure-bench-only-key
 bench-scale: export DATA_DIR ?= $(CURDIR)/.data/bench

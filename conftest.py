@@ -232,7 +232,7 @@ def _purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("classification", "default", "events", "analysis"):
+        for queue in ("classification", "default", "events", "analysis", "similarity"):
             channel.queue_purge(queue)  # type: ignore[attr-defined]  # kombu's Channel has it
 
 
@@ -247,7 +247,7 @@ def celery_worker_process(
         concurrency: int = 1,
         beat: bool = False,
         pool: str = "prefork",
-        queues: str = "classification,default,events,analysis",
+        queues: str = "classification,default,events,analysis,similarity",
         **env: str,
     ) -> subprocess.Popen[bytes]:
         """`concurrency` pool processes (or threads, with `pool="threads"`); with `beat`, the worker also runs

@@ -29,6 +29,11 @@ class Action(models.TextChoices):
     WEBHOOK_REDELIVERED = "webhook.redelivered"
     CUSTOMER_CHANGED = "customer.changed"
     CUSTOMERS_IMPORTED = "customers.imported"
+    # Similar tickets, duplicates and incidents (issue 16): an agent's confirmations and status changes.
+    DUPLICATE_CONFIRMED = "ticket.duplicate_confirmed"
+    DUPLICATE_CLEARED = "ticket.duplicate_cleared"
+    INCIDENT_CLOSED = "incident.closed"
+    INCIDENT_REOPENED = "incident.reopened"
 
 
 class AppendOnly(Exception):

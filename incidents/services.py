@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Max, Min, Value
+from django.db.models import BigIntegerField, Case, Count, DateTimeField, ExpressionWrapper, F, Max, Min, Value, When
+from django.http import HttpRequest
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from classification.models import Classification
 from incidents import similarity
 from incidents.context_processors import forget_open_incidents
@@ -57,33 +60,59 @@ def _same_customer_recent(ticket: Ticket) -> list[int]:
     return list(recent.exclude(pk=ticket.pk).order_by("-created").values_list("pk", flat=True)[:SAME_CUSTOMER_SHOWN])
 
 
-def find_similar(ticket: Ticket, limit: int | None = None) -> list[Found]:
-    """The tickets most similar to `ticket`, best first: the text search's candidates (and the same customer's
-    recent tickets), re-ranked by `similarity.rerank`."""
+def find_similar_many(tickets: Sequence[Ticket], limit: int | None = None) -> dict[int, list[Found]]:
+    """Each ticket's most similar tickets, best first: the text search's candidates for the whole chunk in one
+    search (and the same customer's recent tickets), their rows in one query, each ticket's re-ranked by
+    `similarity.rerank`."""
     limit = limit or settings.SIMILAR_TICKETS_STORED
-    ids = search.candidates(ticket.subject, ticket.body, limit=settings.SIMILAR_CANDIDATES, exclude=ticket.pk)
-    ids += [pk for pk in _same_customer_recent(ticket) if pk not in set(ids)]
-    rows = {t.pk: t for t in Ticket.objects.filter(pk__in=ids).only(*_FIELDS)}
+    queries = [search.query_for(t.subject, t.body, t.pk) for t in tickets]
+    found_ids = search.candidates_many(queries, limit=settings.SIMILAR_CANDIDATES)
+    ids_of: dict[int, list[int]] = {}
+    for ticket, ids in zip(tickets, found_ids, strict=True):
+        seen = set(ids)
+        ids_of[ticket.pk] = ids + [pk for pk in _same_customer_recent(ticket) if pk not in seen]
+    wanted = {pk for ids in ids_of.values() for pk in ids}
+    rows = {t.pk: t for t in Ticket.objects.filter(pk__in=wanted).only(*_FIELDS)} if wanted else {}
+    return {
+        ticket.pk: _ranked(ticket, [rows[pk] for pk in ids_of[ticket.pk] if pk in rows], limit) for ticket in tickets
+    }
+
+
+def _ranked(ticket: Ticket, rows: Sequence[Ticket], limit: int) -> list[Found]:
+    by_pk = {row.pk: row for row in rows}
     candidates = [
-        similarity.Candidate(pk, similarity.ticket_text(rows[pk].subject, rows[pk].body), rows[pk].category)
-        for pk in ids
-        if pk in rows
+        similarity.Candidate(row.pk, similarity.ticket_text(row.subject, row.body), row.category) for row in rows
     ]
     query = similarity.ticket_text(ticket.subject, ticket.body)
     ranked = similarity.rerank(query, candidates, category=ticket.category)[:limit]
     mine = customer_key(ticket)
-    return [Found(rows[pk], score, bool(mine) and customer_key(rows[pk]) == mine) for pk, score in ranked]
+    return [Found(by_pk[pk], score, bool(mine) and customer_key(by_pk[pk]) == mine) for pk, score in ranked]
+
+
+def find_similar(ticket: Ticket, limit: int | None = None) -> list[Found]:
+    """The tickets most similar to `ticket`, best first: the text search's candidates (and the same customer's
+    recent tickets), re-ranked by `similarity.rerank`."""
+    return find_similar_many([ticket], limit)[ticket.pk]
+
+
+def store_similar_many(found_by: Mapping[int, Sequence[Found]]) -> None:
+    """Replace these tickets' stored similar tickets (a redelivered message writes the same rows again): one
+    DELETE and one INSERT for a chunk."""
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        SimilarTicket.objects.filter(ticket__in=list(found_by)).delete()
+        SimilarTicket.objects.bulk_create(
+            [
+                SimilarTicket(ticket_id=pk, similar=f.ticket, score=f.score, created=now)
+                for pk, found in found_by.items()
+                for f in found
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def store_similar(ticket: Ticket, found: Sequence[Found]) -> None:
-    """Replace the ticket's stored similar tickets (a redelivered message writes the same rows again)."""
-    now = timezone.now()
-    with transaction.atomic():
-        SimilarTicket.objects.filter(ticket=ticket).delete()
-        SimilarTicket.objects.bulk_create(
-            [SimilarTicket(ticket=ticket, similar=f.ticket, score=f.score, created=now) for f in found],
-            ignore_conflicts=True,
-        )
+    store_similar_many({ticket.pk: found})
 
 
 def likely_duplicate(ticket: Ticket, found: Sequence[Found]) -> Ticket | None:
@@ -102,23 +131,57 @@ def likely_duplicate(ticket: Ticket, found: Sequence[Found]) -> Ticket | None:
     return None
 
 
-def process_classified(ticket_ids: Sequence[int]) -> None:
-    """After classification: each ticket's similar tickets stored, its likely duplicate flagged, and the
-    ticket joined to an open incident it matches or opening one with a burst of similar tickets."""
-    tickets = Ticket.objects.filter(pk__in=list(ticket_ids), status=Status.CLASSIFIED).only(*_FIELDS).order_by("pk")
+def _flag_duplicates(tickets: Sequence[Ticket], found_by: Mapping[int, Sequence[Found]]) -> dict[int, int | None]:
+    """Each ticket's likely duplicate set, in one UPDATE for those whose flag changes."""
+    flags: dict[int, int | None] = {}
     for ticket in tickets:
-        found = find_similar(ticket)
-        store_similar(ticket, found)
-        duplicate = likely_duplicate(ticket, found)
-        Ticket.objects.filter(pk=ticket.pk).exclude(likely_duplicate_of=duplicate).update(likely_duplicate_of=duplicate)
-        incident = detect_incident(ticket, found)
-        logger.info(
-            "ticket %s: %d similar, likely duplicate %s, incident %s",
-            ticket.pk,
-            len(found),
-            duplicate.pk if duplicate else "-",
-            incident.pk if incident else "-",
+        duplicate = likely_duplicate(ticket, found_by[ticket.pk])
+        flags[ticket.pk] = duplicate.pk if duplicate else None
+    before = {t.pk: t.likely_duplicate_of_id for t in tickets}
+    changed = {pk: dup for pk, dup in flags.items() if dup != before[pk]}
+    if changed:
+        value = Case(
+            *(When(pk=pk, then=Value(dup, output_field=BigIntegerField())) for pk, dup in changed.items()),
+            output_field=BigIntegerField(),
         )
+        Ticket.objects.filter(pk__in=list(changed)).update(likely_duplicate_of=value)
+    return flags
+
+
+def _commit_asynchronously() -> None:
+    # Similar links and flags can always be worked out again: on PostgreSQL their transaction does not wait for
+    # its WAL to reach the disk (a crash loses at most the last few hundred milliseconds' worth, redone by the
+    # next classification). Classification's own writes keep synchronous commit.
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def process_classified(ticket_ids: Sequence[int]) -> None:
+    """After classification, for a chunk of tickets: their similar tickets found (one text search for the
+    chunk) and stored, their likely duplicates flagged (one transaction for both), and each ticket joined to
+    an open incident it matches or opening one with a burst of similar tickets. Safe to run twice."""
+    tickets = list(
+        Ticket.objects.filter(pk__in=list(ticket_ids), status=Status.CLASSIFIED)
+        .only(*_FIELDS, "likely_duplicate_of")
+        .order_by("pk")
+    )
+    if not tickets:
+        return
+    found_by = find_similar_many(tickets)
+    with transaction.atomic():
+        _commit_asynchronously()
+        store_similar_many(found_by)
+        flags = _flag_duplicates(tickets, found_by)
+    joined = detect_incidents(tickets, found_by)
+    logger.info(
+        "similarity for %d tickets: %d links, %d likely duplicates, %d in incidents",
+        len(tickets),
+        sum(len(found) for found in found_by.values()),
+        sum(1 for dup in flags.values() if dup),
+        len(joined),
+    )
 
 
 # Incidents.
@@ -132,20 +195,62 @@ def _open_incident_of(ticket_ids: Sequence[int]) -> Incident | None:
     )
 
 
-def _burst(ticket: Ticket, found: Sequence[Found]) -> list[Ticket]:
-    """The largest group of the ticket and its similar tickets not in an incident yet that arrived within
-    INCIDENT_WINDOW_MINUTES of each other, the ticket among them."""
+def _burst_of(ticket: Ticket, found: Sequence[Found], taken: set[int] | dict[int, str]) -> list[Ticket]:
+    """The largest group of the ticket and its similar tickets not in an incident yet (`taken`) that arrived
+    within INCIDENT_WINDOW_MINUTES of each other, the ticket among them."""
     window = timedelta(minutes=settings.INCIDENT_WINDOW_MINUTES)
     near = [
         f.ticket
         for f in found
-        if f.score >= settings.INCIDENT_SIMILARITY and abs(f.ticket.created - ticket.created) <= window
+        if f.score >= settings.INCIDENT_SIMILARITY
+        and abs(f.ticket.created - ticket.created) <= window
+        and f.ticket.pk not in taken
     ]
-    taken = set(IncidentTicket.objects.filter(ticket__in=near).values_list("ticket_id", flat=True))
-    near = [ticket, *(t for t in near if t.pk not in taken)]
+    near = [ticket, *near]
     starts = {t.created for t in near if t.created <= ticket.created}
     groups = ([t for t in near if start <= t.created <= start + window] for start in starts)
     return max(groups, key=len)
+
+
+def _burst(ticket: Ticket, found: Sequence[Found]) -> list[Ticket]:
+    near = [f.ticket.pk for f in found if f.score >= settings.INCIDENT_SIMILARITY]
+    taken = set(IncidentTicket.objects.filter(ticket__in=near).values_list("ticket_id", flat=True))
+    return _burst_of(ticket, found, taken)
+
+
+def _opens(burst: Sequence[Ticket]) -> bool:
+    customers = {customer_key(t) for t in burst} - {""}
+    return len(burst) >= settings.INCIDENT_MIN_TICKETS and len(customers) >= settings.INCIDENT_MIN_CUSTOMERS
+
+
+def _memberships(ticket_ids: set[int]) -> dict[int, str]:
+    """Ticket id -> the status of the incident it is in, for those of these tickets in one."""
+    rows = IncidentTicket.objects.filter(ticket__in=list(ticket_ids)).values_list("ticket_id", "incident__status")
+    return dict(rows)
+
+
+def detect_incidents(tickets: Sequence[Ticket], found_by: Mapping[int, Sequence[Found]]) -> list[int]:
+    """`detect_incident` for a chunk, taken only for the tickets that may join or open one: the memberships of
+    every ticket concerned are read in one query first, and a ticket not in an incident, with no similar
+    ticket in an open one and too small a burst to open one, takes no lock (most tickets, most of the time).
+    Those that may are decided under `detect_incident`'s row locks, which check everything again. Returns the
+    ids of the tickets in an incident."""
+    close_by = {t.pk: [f for f in found_by[t.pk] if f.score >= settings.INCIDENT_SIMILARITY] for t in tickets}
+    concerned = {t.pk for t in tickets} | {f.ticket.pk for close in close_by.values() for f in close}
+    members = _memberships(concerned)
+    joined: list[int] = []
+    for ticket in tickets:
+        if ticket.pk in members:
+            joined.append(ticket.pk)
+            continue
+        close = close_by[ticket.pk]
+        may_join = any(members.get(f.ticket.pk) == IncidentStatus.OPEN for f in close)
+        if not may_join and not _opens(_burst_of(ticket, close, members)):
+            continue
+        if detect_incident(ticket, found_by[ticket.pk]) is not None:
+            joined.append(ticket.pk)
+            members = _memberships(concerned)  # what it opened or joined, for the chunk's next tickets
+    return joined
 
 
 def detect_incident(ticket: Ticket, found: Sequence[Found]) -> Incident | None:
@@ -162,9 +267,9 @@ def detect_incident(ticket: Ticket, found: Sequence[Found]) -> Incident | None:
         if incident is not None:
             return join(incident, [ticket])
         burst = _burst(ticket, found)
-        customers = {customer_key(t) for t in burst} - {""}
-        if len(burst) < settings.INCIDENT_MIN_TICKETS or len(customers) < settings.INCIDENT_MIN_CUSTOMERS:
+        if not _opens(burst):
             return None
+        customers = {customer_key(t) for t in burst} - {""}
         first = min(burst, key=lambda t: (t.created, t.pk))
         now = timezone.now()
         incident = Incident.objects.create(
@@ -291,30 +396,65 @@ class DuplicateRefused(ValueError):
     """A duplicate link that cannot be: the ticket itself, or one that would go round in a circle."""
 
 
-def confirm_duplicate(ticket: Ticket, original: Ticket) -> Ticket:
+# Where an agent acted from, for the audit log.
+Via = Literal["dashboard", "api", "admin"]
+
+
+def confirm_duplicate(
+    ticket: Ticket, original: Ticket, *, actor: Any = None, via: Via, request: HttpRequest | None = None
+) -> Ticket:
     """An agent confirms `ticket` duplicates `original`: linked (to the original's own original when that one
-    is a duplicate too), both kept, nothing merged. Returns the ticket linked to."""
+    is a duplicate too), both kept, nothing merged, and the audit log says who, from where. Returns the ticket
+    linked to."""
+    asked = original
     if original.duplicate_of_id is not None:
         original = Ticket.objects.get(pk=original.duplicate_of_id)
     if original.pk == ticket.pk:
         raise DuplicateRefused("a ticket cannot duplicate itself")
     with transaction.atomic():
+        was = Ticket.objects.filter(pk=ticket.pk).values_list("duplicate_of_id", flat=True).first()
         Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=original, updated=timezone.now())
         # Tickets that duplicated this one now point at its original: one level, never a circle.
-        Ticket.objects.filter(duplicate_of=ticket).update(duplicate_of=original)
+        repointed = list(Ticket.objects.filter(duplicate_of=ticket).values_list("pk", flat=True))
+        Ticket.objects.filter(pk__in=repointed).update(duplicate_of=original)
+        detail: dict[str, Any] = {"duplicate_of": original.pk, "was": was, "via": via}
+        if asked.pk != original.pk:
+            detail["asked"] = asked.pk
+        if repointed:
+            detail["repointed"] = repointed[: audit.MAX_IDS]
+        audit.record(
+            Action.DUPLICATE_CONFIRMED, actor=actor, target=f"ticket:{ticket.pk}", detail=detail, request=request
+        )
     ticket.duplicate_of = original
     logger.info("ticket %s confirmed a duplicate of %s", ticket.pk, original.pk)
     return original
 
 
-def clear_duplicate(ticket: Ticket) -> None:
-    Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=None, updated=timezone.now())
+def clear_duplicate(ticket: Ticket, *, actor: Any = None, via: Via, request: HttpRequest | None = None) -> None:
+    """The ticket is not a duplicate after all (audited when it was one)."""
+    with transaction.atomic():
+        was = Ticket.objects.filter(pk=ticket.pk).values_list("duplicate_of_id", flat=True).first()
+        Ticket.objects.filter(pk=ticket.pk).update(duplicate_of=None, updated=timezone.now())
+        if was is not None:
+            detail = {"was": was, "via": via}
+            audit.record(
+                Action.DUPLICATE_CLEARED, actor=actor, target=f"ticket:{ticket.pk}", detail=detail, request=request
+            )
     ticket.duplicate_of = None
 
 
-def set_incident_status(incident: Incident, status: str, actor: object | None) -> Incident:
-    """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets."""
-    Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
+def set_incident_status(
+    incident: Incident, status: str, actor: Any = None, *, via: Via, request: HttpRequest | None = None
+) -> Incident:
+    """Close (by an agent: the outage is over) or reopen an incident. Closed, it takes no new tickets. A change
+    is audited with who made it and from where; asking for the status it already has changes nothing."""
+    with transaction.atomic():
+        was = Incident.objects.select_for_update().filter(pk=incident.pk).values_list("status", flat=True).first()
+        if was != status:
+            Incident.objects.filter(pk=incident.pk).move_to(status, by=actor, now=timezone.now())
+            action = Action.INCIDENT_CLOSED if status == IncidentStatus.CLOSED else Action.INCIDENT_REOPENED
+            detail = {"was": was, "status": status, "via": via, "tickets": incident.ticket_count}
+            audit.record(action, actor=actor, target=f"incident:{incident.pk}", detail=detail, request=request)
     incident.refresh_from_db()
     forget_open_incidents()
     return incident

@@ -50,7 +50,7 @@ def incident_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = IncidentStatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("status must be open or closed")
-    services.set_incident_status(incident, form.cleaned_data["status"], request.user)
+    services.set_incident_status(incident, form.cleaned_data["status"], request.user, via="dashboard", request=request)
     return redirect("incidents:detail", pk=incident.pk)
 
 
@@ -64,11 +64,11 @@ def confirm_duplicate(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         return HttpResponseBadRequest("no such ticket")
     original = form.cleaned_data["duplicate_of"]
     if original is None:
-        services.clear_duplicate(ticket)
+        services.clear_duplicate(ticket, actor=request.user, via="dashboard", request=request)
         messages.success(request, f"#{ticket.pk} is no longer marked a duplicate.")
         return redirect("tickets:detail", pk=ticket.pk)
     try:
-        linked = services.confirm_duplicate(ticket, original)
+        linked = services.confirm_duplicate(ticket, original, actor=request.user, via="dashboard", request=request)
     except services.DuplicateRefused as exc:
         messages.error(request, str(exc))
     else:

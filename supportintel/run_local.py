@@ -81,7 +81,7 @@ def _commands(args: argparse.Namespace) -> tuple[list[Child], dict[str, str]]:
             OPENAI_API_KEY="fake",
             LLM_MODEL="fake-classifier",
         )
-    queues = "classification,default,events,analysis"  # every queue: one worker does all the work here
+    queues = "classification,default,events,analysis,similarity"  # every queue: one worker does all the work here
     worker = [python, "-m", "celery", "-A", "supportintel", "worker", "-B", "-Q", queues]
     worker += ["-c", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     children.append(Child("worker", worker))

@@ -407,7 +407,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "classification.classify_tickets": {"queue": "classification"},
     "classification.classify_ticket": {"queue": "classification"},
-    "incidents.process_classified": {"queue": "classification"},
+    # Similar tickets, duplicates and incidents (issue 16): a queue of their own, so the classification drain
+    # never waits on them (docs/SIMILARITY.md); the compose file's `similarity` worker consumes it.
+    "incidents.process_classified": {"queue": "similarity"},
     "resolutions.draft_resolutions": {"queue": "classification"},
     # Webhook deliveries wait on other systems: their own queue and workers, never the classification ones.
     "events.deliver": {"queue": "events"},

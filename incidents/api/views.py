@@ -64,10 +64,10 @@ class DuplicateViewSet(viewsets.GenericViewSet[Ticket]):
         serializer.is_valid(raise_exception=True)
         original = serializer.validated_data["duplicate_of"]
         if original is None:
-            services.clear_duplicate(ticket)
+            services.clear_duplicate(ticket, actor=request.user, via="api", request=request)
             return Response({"duplicate_of": None})
         try:
-            linked = services.confirm_duplicate(ticket, original)
+            linked = services.confirm_duplicate(ticket, original, actor=request.user, via="api", request=request)
         except services.DuplicateRefused as exc:
             raise Conflict(str(exc), code="duplicate_refused") from exc
         return Response({"duplicate_of": linked.pk})
@@ -96,7 +96,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return super().list(request, *args, **kwargs)
 
     def _set_status(self, status: str) -> Response:
-        incident = services.set_incident_status(self.get_object(), status, self.request.user)
+        incident = services.set_incident_status(
+            self.get_object(), status, self.request.user, via="api", request=self.request
+        )
         return Response(IncidentDetailSerializer(incident, context=self.get_serializer_context()).data)
 
     @extend_schema(request=None, responses={200: IncidentDetailSerializer})

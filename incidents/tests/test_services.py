@@ -121,7 +121,7 @@ def test_tickets_spread_over_more_than_the_window_open_no_incident() -> None:
 def test_a_closed_incident_takes_no_new_tickets() -> None:
     tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"])
     services.process_classified([t.pk for t in tickets])
-    incident = services.set_incident_status(Incident.objects.get(), IncidentStatus.CLOSED, None)
+    incident = services.set_incident_status(Incident.objects.get(), IncidentStatus.CLOSED, None, via="api")
     [late] = _outage(["f@x.io"], start=timezone.now())
 
     services.process_classified([late.pk])
@@ -151,13 +151,13 @@ def test_the_same_customer_writing_again_is_a_likely_duplicate() -> None:
 def test_confirming_a_duplicate_links_both_and_keeps_them() -> None:
     original, copy, third = TicketFactory.create_batch(3)
 
-    services.confirm_duplicate(copy, original)
-    services.confirm_duplicate(third, copy)  # a duplicate of a duplicate links to the original
+    services.confirm_duplicate(copy, original, via="api")
+    services.confirm_duplicate(third, copy, via="api")  # a duplicate of a duplicate links to the original
 
     assert Ticket.objects.get(pk=copy.pk).duplicate_of_id == original.pk
     assert Ticket.objects.get(pk=third.pk).duplicate_of_id == original.pk
     with pytest.raises(services.DuplicateRefused):
-        services.confirm_duplicate(original, copy)
+        services.confirm_duplicate(original, copy, via="api")
 
 
 def test_similar_tickets_on_demand_include_later_tickets_that_found_it() -> None:
@@ -176,7 +176,7 @@ def test_confirmed_duplicates_leave_the_overview_volume() -> None:
 
     original, copy, _other = TicketFactory.create_batch(3, classified=True, category="billing")
     before = stats.period_summary(stats.default_period())["received"]
-    services.confirm_duplicate(copy, original)
+    services.confirm_duplicate(copy, original, via="api")
 
     summary = stats.period_summary(stats.default_period())
     charts = stats._charts(stats.default_period(), [("billing", "Billing")])
@@ -184,3 +184,52 @@ def test_confirmed_duplicates_leave_the_overview_volume() -> None:
     assert (summary["received"], summary["duplicates"]) == (before - 1, 1)
     assert sum(bar.value for bar in charts["volume"]) == 2
     assert [bar.value for bar in charts["categories"] if bar.label == "Billing"] == [2]
+
+
+def _texts(n: int) -> list[Ticket]:
+    subjects = ["Cannot log in", "Refund for order", "Export to CSV fails", "App crashes on start"]
+    return [
+        TicketFactory.create(
+            classified=True, subject=f"{subjects[i % 4]} {i}", body=f"{subjects[i % 4]}, help.", customer_email=""
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_chunk_stores_what_each_ticket_processed_alone_stores() -> None:
+    tickets = _texts(12)
+    services.process_classified([t.pk for t in tickets])
+    together = sorted(SimilarTicket.objects.values_list("ticket_id", "similar_id", "score"))
+    flags = sorted(Ticket.objects.values_list("pk", "likely_duplicate_of_id"))
+    SimilarTicket.objects.all().delete()
+    Ticket.objects.update(likely_duplicate_of=None)
+
+    for ticket in tickets:
+        services.process_classified([ticket.pk])
+
+    assert sorted(SimilarTicket.objects.values_list("ticket_id", "similar_id", "score")) == together
+    assert sorted(Ticket.objects.values_list("pk", "likely_duplicate_of_id")) == flags
+    assert len(together) > 12
+
+
+def test_a_chunk_without_incidents_costs_the_same_queries_whatever_its_size(
+    django_assert_max_num_queries: Any,
+) -> None:
+    # One search (on PostgreSQL; SQLite's in-process FTS5 takes one per ticket), one row load, one transaction for
+    # links and flags, one membership read: nothing per ticket (anonymous tickets: no same-customer lookups).
+    small, large = _texts(8), _texts(40)
+    counts = []
+    for chunk in (small, large):
+        with django_assert_max_num_queries(60) as captured:
+            services.process_classified([t.pk for t in chunk])
+        # SQLite's INSERT of the links is split by its bound-parameter limit.
+        counts.append(
+            [
+                q["sql"]
+                for q in captured.captured_queries
+                if "search_ticket_fts" not in q["sql"]
+                and not (q["sql"].startswith("INSERT") and "incidents_similar" in q["sql"])
+            ]
+        )
+
+    assert len(counts[0]) == len(counts[1]) <= 10, counts[1]

@@ -43,3 +43,10 @@ def test_the_task_stores_similar_tickets_once_when_run_twice() -> None:
     process_classified_task.apply(args=([first.pk],))
 
     assert SimilarTicket.objects.filter(ticket=first).count() == 1
+
+
+def test_the_similarity_task_has_a_queue_of_its_own() -> None:
+    # The classification drain never waits behind similarity work (docs/SIMILARITY.md).
+    route = classification_tasks.current_app.amqp.router.route({}, "incidents.process_classified")
+
+    assert route["queue"].name == "similarity"

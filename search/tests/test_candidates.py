@@ -45,3 +45,21 @@ def test_it_caps_the_candidates() -> None:
     TicketFactory.create_batch(5, subject="Login fails", body="Cannot log in.")
 
     assert len(backends.candidates("login fails", limit=3)) == 3
+
+
+def test_a_chunk_of_queries_finds_what_each_query_finds_alone() -> None:
+    login = TicketFactory.create(subject="Cannot log in", body="Login fails after the password reset.")
+    refund = TicketFactory.create(subject="Refund for order 77", body="Please refund order 77.")
+    TicketFactory.create(subject="Login fails again", body="Still cannot log in.")
+    queries = [
+        backends.query_for(login.subject, login.body, login.pk),
+        backends.query_for("?!", ""),
+        backends.query_for(refund.subject, refund.body, refund.pk),
+        backends.query_for("login refund", ""),
+    ]
+
+    found = backends.candidates_many(queries, limit=5)
+
+    alone = [backends.candidates(q.subject, " ".join(q.words), limit=5, exclude=q.exclude) for q in queries]
+    assert found == alone
+    assert found[1] == [] and found[2] == [] and login.pk not in found[0] and found[0]
