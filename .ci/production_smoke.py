@@ -155,7 +155,7 @@ def main() -> int:
                 "supportintel",
                 "worker",
                 "-Q",
-                "classification,default",
+                "classification,default,events,similarity,analysis",  # every queue: the production install runs all
                 "-c",
                 "2",
                 "--pool",
