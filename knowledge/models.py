@@ -43,6 +43,9 @@ class Chunk(models.Model):
     heading = models.CharField(max_length=300, blank=True)
     text = models.TextField()
     page = models.PositiveIntegerField(null=True, blank=True, help_text="1-based page of a PDF.")
+    # The chunk's vector for the semantic re-ranking (knowledge.embedding: float16 bytes), written with it;
+    # null without the embedding wheel, and then computed when read.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["article_id", "position"]

@@ -1,15 +1,24 @@
 """Finding the chunks that answer a question: `search(query, k)`, ranked chunks of published articles with
-their article, best first. The same shape as search.backends: PostgreSQL full-text search over a weighted
-tsvector (heading A, text B) from a GIN index, query terms OR-joined; SQLite FTS5 ranked by BM25 with the
-heading weighted double. The terms are search.backends.terms (no stop words, nothing a query syntax reads)."""
+their article, best first.
+
+Two stages. Candidates come from full-text search, the query's terms OR-joined (a reworded question shares
+some words with its article, rarely all): PostgreSQL over a weighted tsvector (heading A, text B) from a GIN
+index, SQLite FTS5 ranked by BM25 with the heading weighted double; the terms are search.backends.terms (no
+stop words, nothing a query syntax reads). Then the candidates are re-ranked by meaning: the cosine between
+the question's vector and each chunk's stored vector (knowledge.embedding), fused with the full-text score
+scaled to the best candidate's. `manage.py evaluate_kb` measures the weights on the labeled set
+(knowledge/eval/); README gives the figures. Without the embedding wheel, full text alone ranks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.db import connections
 
+from knowledge import embedding
 from knowledge.models import Chunk
 from search.backends import fts5_query, pg_query, terms
 
@@ -21,6 +30,9 @@ PG_VECTOR = (
 # Unqualified columns are the chunk's (the article has no heading or text), so the join keeps the index usable.
 # PostgreSQL ranks at most this many matches, the newest: a common word matches much of a large base.
 PG_RANKED_MATCHES = 1000
+# Full-text candidates re-ranked by meaning (the labeled set's right article is among the first 30 for all
+# but a few questions; more candidates cost time and let near-synonyms in).
+CANDIDATES = 30
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,9 @@ class Hit:
     chunk: Chunk
     score: float
     rank: int
+    # The cosine between the question's and the chunk's vectors (0 to 1 in practice): unlike `score`, it
+    # compares across searches (the content-gap report reads the best one). None without the vectors.
+    similarity: float | None = None
 
 
 def _postgresql(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
@@ -60,19 +75,63 @@ def _sqlite(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
         return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
 
-def search(query: str, k: int | None = None, *, using: str = "default") -> list[Hit]:
-    """The `k` (default settings.KB_TOP_K) chunks of published articles that best match `query`, best first,
-    each with its article loaded. Higher scores are better; they compare within one search only."""
-    k = settings.KB_TOP_K if k is None else k
+def _full_text(query: str, limit: int, using: str) -> list[tuple[int, float]]:
     words = terms(query)
-    if not words or k <= 0:
+    if not words:
         return []
     vendor = connections[using].vendor
     if vendor == "postgresql":
-        found = _postgresql(using, words, k)
-    elif vendor == "sqlite":
-        found = _sqlite(using, words, k)
-    else:
-        raise NotImplementedError(f"knowledge search on {vendor}")
+        return _postgresql(using, words, limit)
+    if vendor == "sqlite":
+        return _sqlite(using, words, limit)
+    raise NotImplementedError(f"knowledge search on {vendor}")
+
+
+def _similarities(query: str, chunks: Sequence[Chunk]) -> np.ndarray | None:
+    """The cosine of the question with each chunk; None without the vectors. A chunk stored without its
+    vector (written while the wheel was missing) gets it computed here."""
+    question = embedding.embed([query])
+    if question is None:
+        return None
+    missing = [c for c in chunks if c.embedding is None]
+    computed = embedding.embed([embedding.chunk_text(c.article.title, c.heading, c.text) for c in missing])
+    fresh = {c.pk: row for c, row in zip(missing, computed if computed is not None else [], strict=True)}
+    matrix = np.stack([fresh[c.pk] if c.embedding is None else embedding.from_bytes(c.embedding) for c in chunks])
+    return matrix @ question[0]
+
+
+def rank(query: str, k: int, *, semantic_weight: float, using: str = "default") -> list[Hit]:
+    """The search with an explicit weight for meaning (0: full text alone; 1: meaning alone among the
+    full-text candidates). `search` runs it with settings.KB_SEMANTIC_WEIGHT; the evaluation compares."""
+    if k <= 0:
+        return []
+    found = _full_text(query, max(k, CANDIDATES) if semantic_weight > 0 else k, using)
     chunks = Chunk.objects.using(using).select_related("article").in_bulk([pk for pk, _ in found])
-    return [Hit(chunk=chunks[pk], score=score, rank=n) for n, (pk, score) in enumerate(found, start=1) if pk in chunks]
+    found = [(pk, score) for pk, score in found if pk in chunks]
+    if not found:
+        return []
+    ordered = [chunks[pk] for pk, _ in found]
+    similarity = _similarities(query, ordered) if semantic_weight > 0 else None
+    full_text = np.array([score for _, score in found], dtype=np.float64)
+    top = full_text.max()
+    fused = full_text / top if top > 0 else np.zeros_like(full_text)
+    if similarity is not None:
+        fused = (1 - semantic_weight) * fused + semantic_weight * similarity
+    order = sorted(range(len(found)), key=lambda i: (-fused[i], i))[:k]
+    return [
+        Hit(
+            chunk=ordered[i],
+            score=float(fused[i]) if similarity is not None else float(full_text[i]),
+            rank=n,
+            similarity=None if similarity is None else float(similarity[i]),
+        )
+        for n, i in enumerate(order, start=1)
+    ]
+
+
+def search(query: str, k: int | None = None, *, using: str = "default") -> list[Hit]:
+    """The `k` (default settings.KB_TOP_K) chunks of published articles that best match `query`, best first,
+    each with its article loaded. Higher scores are better; they compare within one search only (a hit's
+    `similarity` compares across searches)."""
+    k = settings.KB_TOP_K if k is None else k
+    return rank(query, k, semantic_weight=settings.KB_SEMANTIC_WEIGHT, using=using)

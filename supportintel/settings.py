@@ -517,6 +517,11 @@ SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
 # The knowledge base (knowledge/): chunks returned per search, and the largest file an upload or import takes.
 KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
+# Knowledge-base retrieval (issue 17): the weight of meaning (word vectors) against full text when re-ranking
+# candidates, 0 to 1 (0: full text alone; README gives the recall of each), and the cosine below which a
+# ticket's best article counts as a content gap.
+KB_SEMANTIC_WEIGHT = env_float("KB_SEMANTIC_WEIGHT", 0.9)
+KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.5)
 # Similar tickets kept per ticket, and the text-search candidates re-ranked to find them.
 SIMILAR_TICKETS_STORED = env_int("SIMILAR_TICKETS_STORED", 10)
 SIMILAR_CANDIDATES = env_int("SIMILAR_CANDIDATES", 50)
