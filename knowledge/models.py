@@ -53,3 +53,24 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.position}"
+
+
+class TicketMatch(models.Model):
+    """How well the knowledge base answers a ticket: the best chunk retrieval found for its subject and body,
+    and that chunk's similarity (0 when nothing matched). Written by knowledge.gaps (when it scores a period's
+    tickets for the content-gap report, or by `gaps.record` from whoever already retrieved for the ticket);
+    stale once an article is written after `computed`."""
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, primary_key=True, related_name="kb_match")
+    similarity = models.FloatField()
+    article = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    computed = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The gap report: a period's tickets whose best match is below the threshold.
+            models.Index(fields=["similarity"], name="knowledge_match_similarity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.similarity:.2f}"
