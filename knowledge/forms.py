@@ -24,9 +24,8 @@ class _MultipleFileInput(forms.ClearableFileInput):
 
 class _MultipleFileField(forms.FileField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "widget", _MultipleFileInput(attrs={"accept": ".md,.markdown,.txt,.text,.html,.htm,.pdf,.docx"})
-        )
+        kwargs.setdefault("widget", _MultipleFileInput(attrs={"accept": ACCEPT}))
+        kwargs.setdefault("allow_empty_file", True)  # the import says so for that file alone
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:

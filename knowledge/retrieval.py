@@ -11,6 +11,7 @@ scaled to the best candidate's. `manage.py evaluate_kb` measures the weights on 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,12 +28,22 @@ PG_VECTOR = (
     "setweight(to_tsvector('english'::regconfig, heading::text), 'A') || "
     "setweight(to_tsvector('english'::regconfig, text), 'B')"
 )
-# Unqualified columns are the chunk's (the article has no heading or text), so the join keeps the index usable.
-# PostgreSQL ranks at most this many matches, the newest: a common word matches much of a large base.
-PG_RANKED_MATCHES = 1000
+# Stored in this generated column with a GIN index (migration knowledge/0005); unqualified columns are the
+# chunk's. PostgreSQL ranks at most this many matches (a bound on the work; the distinctive words below keep
+# far fewer), and reads pg_stats' common lexemes again after PG_STATS_SECONDS.
+PG_COLUMN = "search_vector"
+PG_RANKED_MATCHES = 5000
+PG_STATS_SECONDS = 300
+_pg_stats: dict[str, tuple[float, dict[str, float], float]] = {}
 # Full-text candidates re-ranked by meaning (the labeled set's right article is among the first 30 for all
 # but a few questions; more candidates cost time and let near-synonyms in).
 CANDIDATES = 30
+# Both rank by the distinctive words only (`distinctive`): those in at most this share of the chunks, or
+# this many; the rarest KEEP_TERMS always. bench/kb.py: at 10,000 articles the common words made a search
+# rank most of the 35,000 chunks.
+COMMON_SHARE = 0.05
+COMMON_MIN = 500
+KEEP_TERMS = 3
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,45 @@ class Hit:
     similarity: float | None = None
 
 
+def _pg_common(using: str) -> tuple[dict[str, float], float]:
+    """The chunks' most common lexemes with the share of chunks holding each (pg_stats, from ANALYZE), and the
+    estimated number of chunks; cached for PG_STATS_SECONDS."""
+    cached = _pg_stats.get(using)
+    if cached is not None and time.monotonic() - cached[0] < PG_STATS_SECONDS:
+        return cached[1], cached[2]
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE tablename = 'knowledge_chunk' AND attname = %s",
+            [PG_COLUMN],
+        )
+        row = cursor.fetchone()
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'knowledge_chunk'")
+        total = float(cursor.fetchone()[0])
+    common = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+    _pg_stats[using] = (time.monotonic(), common, total)
+    return common, total
+
+
+def _pg_counts(using: str, words: list[str]) -> tuple[list[int], int]:
+    """Each word's estimated number of chunks (1 for a word outside the common lexemes), and the chunks'."""
+    common, total = _pg_common(using)
+    if not common:
+        return [1] * len(words), int(total)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT w, ts_lexize('english_stem', w) FROM unnest(%s::text[]) AS w", [words])
+        lexemes = {w: (lex or [w])[0] for w, lex in cursor.fetchall()}
+    return [max(1, round(common.get(lexemes.get(w, w), 0.0) * total)) for w in words], int(total)
+
+
 def _postgresql(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
+    words = distinctive(words, *_pg_counts(using, words))
     sql = f"""
         WITH matched AS (
-            SELECT c.id, ({PG_VECTOR}) AS vector
+            SELECT c.id, c.{PG_COLUMN} AS vector
             FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
-            WHERE a.published AND ({PG_VECTOR})
-                @@ to_tsquery('english', %(query)s)
-            ORDER BY c.id DESC LIMIT %(ranked)s
+            WHERE a.published AND c.{PG_COLUMN} @@ to_tsquery('english', %(query)s)
+            LIMIT %(ranked)s
         )
         SELECT id, ts_rank(vector, to_tsquery('english', %(query)s)) AS score FROM matched
         ORDER BY score DESC, id LIMIT %(k)s
@@ -62,9 +104,33 @@ def _postgresql(using: str, words: list[str], k: int) -> list[tuple[int, float]]
         return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
 
+def distinctive(words: list[str], counts: list[int], total: int) -> list[str]:
+    """The words worth ranking by: those in at most COMMON_SHARE of `total` chunks (and more than COMMON_MIN);
+    the KEEP_TERMS rarest stay whatever their counts. A word in a third of a large base adds next to nothing to
+    BM25, yet ranking every chunk it matches is most of a search's time."""
+    limit = max(COMMON_MIN, COMMON_SHARE * total)
+    rarest = set(sorted(words, key=lambda w: counts[words.index(w)])[:KEEP_TERMS])
+    return [w for w, n in zip(words, counts, strict=True) if n and (n <= limit or w in rarest)]
+
+
+def _sqlite_counts(using: str, words: list[str]) -> tuple[list[int], int]:
+    from knowledge.fts5 import TABLE
+
+    with connections[using].cursor() as cursor:
+        counts = []
+        for word in words:
+            cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE {TABLE} MATCH %s", [fts5_query([word])])
+            counts.append(cursor.fetchone()[0])
+        cursor.execute("SELECT count(*) FROM knowledge_chunk")
+        return counts, cursor.fetchone()[0]
+
+
 def _sqlite(using: str, words: list[str], k: int) -> list[tuple[int, float]]:
     from knowledge.fts5 import TABLE
 
+    words = distinctive(words, *_sqlite_counts(using, words))
+    if not words:  # none of them in any chunk
+        return []
     sql = (
         f"SELECT f.rowid, -bm25({TABLE}, 2.0, 1.0) AS score FROM {TABLE} f "
         "JOIN knowledge_chunk c ON c.id = f.rowid JOIN knowledge_article a ON a.id = c.article_id "
@@ -106,7 +172,10 @@ def rank(query: str, k: int, *, semantic_weight: float, using: str = "default") 
     if k <= 0:
         return []
     found = _full_text(query, max(k, CANDIDATES) if semantic_weight > 0 else k, using)
-    chunks = Chunk.objects.using(using).select_related("article").in_bulk([pk for pk, _ in found])
+    # The article's body is not read: a hit shows its chunk and the article's title and references.
+    chunks = (
+        Chunk.objects.using(using).select_related("article").defer("article__body").in_bulk([pk for pk, _ in found])
+    )
     found = [(pk, score) for pk, score in found if pk in chunks]
     if not found:
         return []

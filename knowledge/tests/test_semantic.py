@@ -86,3 +86,36 @@ def test_metrics_count_ranks():
     figures = evaluation.Figures(label="x", count=4, ranks=[1, 2, 4, None])
     assert figures.recall(1) == 0.25 and figures.recall(3) == 0.5 and figures.recall(5) == 0.75
     assert figures.mrr == pytest.approx((1 + 0.5 + 0.25) / 4)
+
+
+@pytest.mark.parametrize(
+    ("counts", "total", "kept"),
+    [
+        ([10, 20, 30], 100, ["refund", "card", "bank"]),  # a small base: nothing is common
+        ([9000, 40, 3], 30_000, ["card", "bank"]),  # "refund" is in 30% of a large base
+        ([9000, 8000, 7000], 30_000, ["refund", "card", "bank"]),  # all common: the rarest stay
+        ([0, 5, 0], 30_000, ["card"]),  # words in no chunk rank nothing
+    ],
+)
+def test_distinctive_words_leave_out_the_common_ones(counts, total, kept, monkeypatch):
+    monkeypatch.setattr(retrieval, "KEEP_TERMS", 2 if kept == ["card", "bank"] else 3)
+    assert retrieval.distinctive(["refund", "card", "bank"], counts, total) == kept
+
+
+def test_a_word_most_chunks_hold_does_not_rank(monkeypatch):
+    from django.db import connection
+
+    for n in range(6):
+        article(f"Account topic {n}", f"## Account\n\nYour account settings, part {n}.")
+    zebra = article("Zebra", "## Zebra\n\nThe zebra account integration.")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE knowledge_chunk")
+    monkeypatch.setattr(retrieval, "_pg_stats", {})
+    monkeypatch.setattr(retrieval, "COMMON_MIN", 1)
+    monkeypatch.setattr(retrieval, "COMMON_SHARE", 0.5)
+    monkeypatch.setattr(retrieval, "KEEP_TERMS", 1)
+    hits = retrieval.rank("zebra account", 5, semantic_weight=0)
+    assert [h.chunk.article for h in hits] == [zebra]
+    monkeypatch.setattr(retrieval, "COMMON_SHARE", 1.0)
+    assert len(retrieval.rank("zebra account", 5, semantic_weight=0)) == 5
