@@ -240,10 +240,17 @@ def main() -> None:
 
     timings = {
         f"search (product: semantic weight {settings.KB_SEMANTIC_WEIGHT})": _timed(retrieval.search, questions),
+        "search without vector candidates": _timed(
+            lambda q: retrieval.rank(q, k, semantic_weight=settings.KB_SEMANTIC_WEIGHT), questions
+        ),
         "search, full text alone": _timed(lambda q: retrieval.rank(q, k, semantic_weight=0), questions),
         "API GET /api/v1/kb/search/": _timed(api, questions),
     }
-    quality = [evaluation.product(pairs).as_dict(), evaluation.with_weight(pairs, 0).as_dict()]
+    quality = [
+        evaluation.product(pairs).as_dict(),
+        evaluation.with_weight(pairs, settings.KB_SEMANTIC_WEIGHT).as_dict(),
+        evaluation.with_weight(pairs, 0).as_dict(),
+    ]
     figures = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "database": connection.vendor,

@@ -82,10 +82,17 @@ def evaluate(pairs: Sequence[Labeled], search: Callable[[str], list[retrieval.Hi
 
 def product(pairs: Sequence[Labeled], using: str = "default") -> Figures:
     """Exactly what the product runs: retrieval.search with the configured settings."""
-    label = f"product (KB_SEMANTIC_WEIGHT={settings.KB_SEMANTIC_WEIGHT})"
+    label = (
+        f"product (KB_SEMANTIC_WEIGHT={settings.KB_SEMANTIC_WEIGHT}, "
+        f"KB_VECTOR_CANDIDATES={settings.KB_VECTOR_CANDIDATES})"
+    )
     return evaluate(pairs, lambda q: retrieval.search(q, using=using), label)
 
 
-def with_weight(pairs: Sequence[Labeled], weight: float, using: str = "default") -> Figures:
+def with_weight(pairs: Sequence[Labeled], weight: float, vector_candidates: int = 0, using: str = "default") -> Figures:
     k = settings.KB_TOP_K
-    return evaluate(pairs, lambda q: retrieval.rank(q, k, semantic_weight=weight, using=using), f"weight {weight}")
+
+    def run(question: str) -> list[retrieval.Hit]:
+        return retrieval.rank(question, k, semantic_weight=weight, vector_candidates=vector_candidates, using=using)
+
+    return evaluate(pairs, run, f"weight {weight}, {vector_candidates} vector candidates")

@@ -19,7 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connections
 
-from knowledge import embedding
+from knowledge import embedding, vectors
 from knowledge.models import Chunk
 from search.backends import fts5_query, pg_query, terms
 
@@ -153,25 +153,41 @@ def _full_text(query: str, limit: int, using: str) -> list[tuple[int, float]]:
     raise NotImplementedError(f"knowledge search on {vendor}")
 
 
-def _similarities(query: str, chunks: Sequence[Chunk]) -> np.ndarray | None:
-    """The cosine of the question with each chunk; None without the vectors. A chunk stored without its
-    vector (written while the wheel was missing) gets it computed here."""
-    question = embedding.embed([query])
+def _similarities(question: np.ndarray | None, chunks: Sequence[Chunk]) -> np.ndarray | None:
+    """The cosine of the question's vector with each chunk's; None without the vectors. A chunk stored without
+    its vector (written while the wheel was missing) gets it computed here."""
     if question is None:
         return None
     missing = [c for c in chunks if c.embedding is None]
     computed = embedding.embed([embedding.chunk_text(c.article.title, c.heading, c.text) for c in missing])
     fresh = {c.pk: row for c, row in zip(missing, computed if computed is not None else [], strict=True)}
     matrix = np.stack([fresh[c.pk] if c.embedding is None else embedding.from_bytes(c.embedding) for c in chunks])
-    return matrix @ question[0]
+    return matrix @ question
 
 
-def rank(query: str, k: int, *, semantic_weight: float, using: str = "default") -> list[Hit]:
-    """The search with an explicit weight for meaning (0: full text alone; 1: meaning alone among the
-    full-text candidates). `search` runs it with settings.KB_SEMANTIC_WEIGHT; the evaluation compares."""
-    if k <= 0:
-        return []
+def _candidates(
+    query: str, question: np.ndarray | None, k: int, semantic_weight: float, vector_candidates: int, using: str
+) -> list[tuple[int, float]]:
+    """Full-text candidates with their scores, then (with vectors) the chunks nearest by meaning that words
+    did not find, at full-text score 0."""
     found = _full_text(query, max(k, CANDIDATES) if semantic_weight > 0 else k, using)
+    if question is None or vector_candidates <= 0:
+        return found
+    seen = {pk for pk, _ in found}
+    return found + [(pk, 0.0) for pk in vectors.nearest(question, vector_candidates, using) if pk not in seen]
+
+
+def rank(
+    query: str, k: int, *, semantic_weight: float, vector_candidates: int = 0, using: str = "default"
+) -> list[Hit]:
+    """The search with an explicit weight for meaning (0: full text alone; 1: meaning alone among the
+    candidates) and `vector_candidates` nearest chunks by meaning added to the full-text ones. `search` runs
+    it with the settings; the evaluation compares."""
+    if k <= 0 or not terms(query):  # nothing to search for, by words or by meaning
+        return []
+    vectors_of_question = embedding.embed([query]) if semantic_weight > 0 else None
+    question = None if vectors_of_question is None else vectors_of_question[0]
+    found = _candidates(query, question, k, semantic_weight, vector_candidates, using)
     # The article's body is not read: a hit shows its chunk and the article's title and references.
     chunks = (
         Chunk.objects.using(using).select_related("article").defer("article__body").in_bulk([pk for pk, _ in found])
@@ -180,7 +196,7 @@ def rank(query: str, k: int, *, semantic_weight: float, using: str = "default") 
     if not found:
         return []
     ordered = [chunks[pk] for pk, _ in found]
-    similarity = _similarities(query, ordered) if semantic_weight > 0 else None
+    similarity = _similarities(question, ordered)
     full_text = np.array([score for _, score in found], dtype=np.float64)
     top = full_text.max()
     fused = full_text / top if top > 0 else np.zeros_like(full_text)
@@ -203,4 +219,10 @@ def search(query: str, k: int | None = None, *, using: str = "default") -> list[
     each with its article loaded. Higher scores are better; they compare within one search only (a hit's
     `similarity` compares across searches)."""
     k = settings.KB_TOP_K if k is None else k
-    return rank(query, k, semantic_weight=settings.KB_SEMANTIC_WEIGHT, using=using)
+    return rank(
+        query,
+        k,
+        semantic_weight=settings.KB_SEMANTIC_WEIGHT,
+        vector_candidates=settings.KB_VECTOR_CANDIDATES,
+        using=using,
+    )

@@ -521,6 +521,8 @@ KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
 # candidates, 0 to 1 (0: full text alone; README gives the recall of each), and the cosine below which a
 # ticket's best article counts as a content gap.
 KB_SEMANTIC_WEIGHT = env_float("KB_SEMANTIC_WEIGHT", 0.9)
+# Chunks nearest by meaning alone added to the full-text candidates (0: none; README gives the figures).
+KB_VECTOR_CANDIDATES = env_int("KB_VECTOR_CANDIDATES", 0)
 KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.25)
 # The content-gap report scores at most this many unscored (or stale) tickets per request; the rest wait for
 # the next request or `manage.py kb_gaps`.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from knowledge import demo, embedding, evaluation, retrieval
+from knowledge import demo, embedding, evaluation, retrieval, services, vectors
 from knowledge.models import Chunk
 from knowledge.tests.factories import article
 
@@ -119,3 +119,36 @@ def test_a_word_most_chunks_hold_does_not_rank(monkeypatch):
     assert [h.chunk.article for h in hits] == [zebra]
     monkeypatch.setattr(retrieval, "COMMON_SHARE", 1.0)
     assert len(retrieval.rank("zebra account", 5, semantic_weight=0)) == 5
+
+
+def test_vector_candidates_find_an_article_sharing_no_word_with_the_question(settings):
+    charged = article("Charged twice", "## Duplicate charge\n\nA duplicate charge is refunded within five days.")
+    article("Exports", "## CSV\n\nExport your data from Settings.")
+    question = "I paid two times"
+    assert retrieval.rank(question, 5, semantic_weight=0.9, vector_candidates=0) == []
+    hits = retrieval.rank(question, 5, semantic_weight=0.9, vector_candidates=10)
+    assert hits[0].chunk.article == charged and hits[0].similarity is not None and hits[0].score > 0
+    settings.KB_VECTOR_CANDIDATES = 10
+    assert retrieval.search(question)[0].chunk.article == charged
+
+
+def test_the_vectors_in_memory_follow_writes_and_unpublishing():
+    first = article("Charged twice", "## Duplicate charge\n\nA duplicate charge is refunded within five days.")
+    question = embedding.embed(["I paid two times"])
+    assert question is not None
+    assert vectors.nearest(question[0], 5) == list(first.chunks.values_list("pk", flat=True))
+    second = article("Paid double", "## Paid two times\n\nPaying twice by mistake: we return one payment.")
+    found = vectors.nearest(question[0], 5)
+    assert len(found) == 2 and set(found) >= set(second.chunks.values_list("pk", flat=True))
+    second.published = False
+    services.save_article(second)
+    assert vectors.nearest(question[0], 5) == list(first.chunks.values_list("pk", flat=True))
+
+
+def test_a_base_too_large_to_scan_gets_no_candidates_by_meaning(monkeypatch):
+    article("Charged twice", "## Duplicate charge\n\nA duplicate charge is refunded within five days.")
+    question = embedding.embed(["I paid two times"])
+    assert question is not None and len(vectors.nearest(question[0], 5)) == 1
+    monkeypatch.setattr(vectors, "MAX_CHUNKS", 0)
+    article("Exports", "## CSV\n\nExport your data from Settings.")
+    assert vectors.nearest(question[0], 5) == []

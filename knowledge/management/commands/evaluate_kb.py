@@ -21,6 +21,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", type=Path, default=evaluation.DEFAULT_SET)
         parser.add_argument("--weight", type=float, action="append", default=[], help="Also measure this weight.")
+        parser.add_argument(
+            "--vectors",
+            type=int,
+            action="append",
+            default=[],
+            help="With each --weight, also this many vector candidates.",
+        )
         parser.add_argument("--load-demo", action="store_true", help="Load the demo articles first.")
         parser.add_argument("--misses", action="store_true", help="List the tickets ranked worse than 3.")
         parser.add_argument("--json", type=Path, help="Write the figures to this file.")
@@ -37,7 +44,9 @@ class Command(BaseCommand):
         present = set(published.values_list("source_name", flat=True))
         if absent := sorted(wanted - present):
             raise CommandError(f"{len(absent)} labeled article(s) not in the knowledge base, e.g. {absent[0]}")
-        results = [evaluation.product(pairs)] + [evaluation.with_weight(pairs, w) for w in options["weight"]]
+        vector_counts = options["vectors"] or [0]
+        extra = [evaluation.with_weight(pairs, w, n) for w in options["weight"] for n in vector_counts]
+        results = [evaluation.product(pairs), *extra]
         self.stdout.write(f"{len(pairs)} tickets, {len(wanted)} articles")
         for figures in results:
             line = "  ".join(f"{key} {value}" for key, value in figures.as_dict().items() if key != "label")
