@@ -2,12 +2,14 @@
 their article, best first.
 
 Two stages. Candidates come from full-text search, the query's terms OR-joined (a reworded question shares
-some words with its article, rarely all): PostgreSQL over a weighted tsvector (heading A, text B) from a GIN
-index, SQLite FTS5 ranked by BM25 with the heading weighted double; the terms are search.backends.terms (no
-stop words, nothing a query syntax reads). Then the candidates are re-ranked by meaning: the cosine between
-the question's vector and each chunk's stored vector (knowledge.embedding), fused with the full-text score
-scaled to the best candidate's. `manage.py evaluate_kb` measures the weights on the labeled set
-(knowledge/eval/); README gives the figures. Without the embedding wheel, full text alone ranks."""
+some words with its article, rarely all): PostgreSQL over a stored weighted tsvector (heading A, text B) with
+a GIN index, SQLite FTS5 ranked by BM25 with the heading weighted double; the terms are search.backends.terms
+(no stop words, nothing a query syntax reads), less the words most chunks hold (`distinctive`). Optionally
+(settings.KB_VECTOR_CANDIDATES) the chunks nearest by meaning alone join them (knowledge.vectors). Then the
+candidates are re-ranked by meaning: the cosine between the question's vector and each chunk's stored vector
+(knowledge.embedding), fused with the full-text score scaled to the best candidate's. `manage.py evaluate_kb`
+measures the weights on the labeled set (knowledge/eval/); README gives the figures. Without the embedding
+wheel, full text alone ranks."""
 
 from __future__ import annotations
 
