@@ -24,6 +24,7 @@ from knowledge.ingest import IngestError
 from knowledge.models import Article
 from knowledge.retrieval import search
 from supportintel.permissions import ModelPermissions
+from supportintel.schema import SingleObjectSchema
 
 
 def _may_read(request: Request) -> bool:
@@ -107,6 +108,7 @@ class KnowledgeGapsViewSet(viewsets.ViewSet):
     says how many are left for the next request."""
 
     permission_classes = [KnowledgeReadPermission]
+    schema = SingleObjectSchema()
 
     @extend_schema(parameters=[GapQuerySerializer], responses={200: GapReportSerializer})
     def list(self, request: Request) -> Response:
