@@ -13,7 +13,7 @@ SOAK_MINUTES ?= 30
 SOAK_RATE ?= 2
 
 
-.PHONY: run test lint format screenshots bench bench-webhooks bench-grounding bench-similarity bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
+.PHONY: run test lint format screenshots bench bench-webhooks bench-kb bench-grounding bench-similarity bench-learned bench-analysis bench-scale bench-soak bench-faults prod-smoke clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -119,6 +119,17 @@ bench-similarity: export SECURE_SSL_REDIRECT ?= 0
 bench-similarity: export STATIC_MANIFEST ?= 0
 bench-similarity: $(VENV)/.dev-installed
 	env -u CELERY_BROKER_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.similarity $(BENCH_SIMILARITY_ARGS)
+
+# Knowledge-base search at 10,000 generated articles (p50/p95 of retrieval.search and the API, recall of the
+# labeled set among them): bench/results/kb-<database>.json. Embedded default, or BENCH_DB=postgresql://….
+bench-kb: export ENV_FILE =
+bench-kb: export SECRET_KEY ?= insecure-bench-only-key
+bench-kb: export DATA_DIR ?= $(CURDIR)/.data/bench
+bench-kb: export SQLITE_PATH = $(CURDIR)/.data/bench/kb.sqlite3
+bench-kb: export SECURE_SSL_REDIRECT ?= 0
+bench-kb: export STATIC_MANIFEST ?= 0
+bench-kb: $(VENV)/.dev-installed
+	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.kb
 
 # The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
 bench-learned: export ENV_FILE =

@@ -43,6 +43,9 @@ class Chunk(models.Model):
     heading = models.CharField(max_length=300, blank=True)
     text = models.TextField()
     page = models.PositiveIntegerField(null=True, blank=True, help_text="1-based page of a PDF.")
+    # The chunk's vector for the semantic re-ranking (knowledge.embedding: float16 bytes), written with it;
+    # null without the embedding wheel, and then computed when read.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["article_id", "position"]
@@ -50,3 +53,24 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.position}"
+
+
+class TicketMatch(models.Model):
+    """How well the knowledge base answers a ticket: the best chunk retrieval found for its subject and body,
+    and that chunk's similarity (0 when nothing matched). Written by knowledge.gaps (when it scores a period's
+    tickets for the content-gap report, or by `gaps.record` from whoever already retrieved for the ticket);
+    stale once an article is written after `computed`."""
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, primary_key=True, related_name="kb_match")
+    similarity = models.FloatField()
+    article = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    computed = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The gap report: a period's tickets whose best match is below the threshold.
+            models.Index(fields=["similarity"], name="knowledge_match_similarity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.similarity:.2f}"

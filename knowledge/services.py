@@ -8,18 +8,27 @@ from typing import Any
 
 from django.db import transaction
 
-from knowledge import chunking, ingest
+from knowledge import chunking, embedding, ingest
 from knowledge.models import Article, Chunk
 
 logger = logging.getLogger(__name__)
 
 
 def rechunk(article: Article) -> int:
-    """Replace the article's chunks with those of its current body; the number of chunks."""
+    """Replace the article's chunks with those of its current body, each with its vector for the semantic
+    re-ranking (none without the embedding wheel); the number of chunks."""
     pieces = chunking.chunk(article.body, title=article.title)
+    vectors = embedding.embed([embedding.chunk_text(article.title, p.heading, p.text) for p in pieces])
     article.chunks.all().delete()
     Chunk.objects.bulk_create(
-        Chunk(article=article, position=n, heading=p.heading[:300], text=p.text, page=p.page)
+        Chunk(
+            article=article,
+            position=n,
+            heading=p.heading[:300],
+            text=p.text,
+            page=p.page,
+            embedding=None if vectors is None else embedding.to_bytes(vectors[n]),
+        )
         for n, p in enumerate(pieces)
     )
     return len(pieces)

@@ -11,7 +11,7 @@ from classification.api.workflow import WorkflowViewSet
 from customers.api.views import CustomerViewSet
 from events.api.views import WebhookViewSet
 from incidents.api.views import DuplicateViewSet, IncidentViewSet, SimilarTicketViewSet
-from knowledge.api.views import ArticleViewSet, KnowledgeSearchViewSet, KnowledgeUploadViewSet
+from knowledge.api.views import ArticleViewSet, KnowledgeGapsViewSet, KnowledgeSearchViewSet, KnowledgeUploadViewSet
 from resolutions.api.views import ResolutionViewSet
 from supportintel.permissions import CanViewTickets
 from tickets.api.views import StatsViewSet, TicketViewSet
@@ -44,3 +44,4 @@ router.register("kb/articles", ArticleViewSet, basename="kb-article")
 router.register("kb/search", KnowledgeSearchViewSet, basename="kb-search")
 router.register("kb/upload", KnowledgeUploadViewSet, basename="kb-upload")
 router.register(r"tickets/(?P<ticket_pk>[0-9]+)/resolution", ResolutionViewSet, basename="ticket-resolution")
+router.register("kb/gaps", KnowledgeGapsViewSet, basename="kb-gaps")

@@ -526,6 +526,16 @@ KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
 # Specialist resolution drafts (resolutions/): drafted by the worker after classification; off: none made.
 RESOLUTION_ENABLED = env_bool("RESOLUTION_ENABLED", True)
+# Knowledge-base retrieval (issue 17): the weight of meaning (word vectors) against full text when re-ranking
+# candidates, 0 to 1 (0: full text alone; README gives the recall of each), and the cosine below which a
+# ticket's best article counts as a content gap.
+KB_SEMANTIC_WEIGHT = env_float("KB_SEMANTIC_WEIGHT", 0.9)
+# Chunks nearest by meaning alone added to the full-text candidates (0: none; README gives the figures).
+KB_VECTOR_CANDIDATES = env_int("KB_VECTOR_CANDIDATES", 0)
+KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.25)
+# The content-gap report scores at most this many unscored (or stale) tickets per request; the rest wait for
+# the next request or `manage.py kb_gaps`.
+KB_GAP_SCORE_BATCH = env_int("KB_GAP_SCORE_BATCH", 200)
 # Similar tickets kept per ticket, and the text-search candidates re-ranked to find them.
 SIMILAR_TICKETS_STORED = env_int("SIMILAR_TICKETS_STORED", 10)
 SIMILAR_CANDIDATES = env_int("SIMILAR_CANDIDATES", 50)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("customers/", include("customers.urls")),
     path("", include("resolutions.urls")),
+    path("kb/", include("knowledge.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -69,6 +69,9 @@ class SearchQuerySerializer(serializers.Serializer):
 class HitSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField()
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="Cosine of question and chunk; compares across searches."
+    )
     chunk = serializers.IntegerField(source="chunk.pk")
     position = serializers.IntegerField(source="chunk.position")
     heading = serializers.CharField(source="chunk.heading")
@@ -92,3 +95,36 @@ class UploadSerializer(serializers.Serializer):
 
     def validate_tags(self, value: str) -> list[str]:
         return _tags([tag.strip() for tag in value.split(",") if tag.strip()])
+
+
+GAP_DAYS_MAX = 365
+
+
+class GapQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=GAP_DAYS_MAX, default=30)
+
+
+class GapTicketSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subject = serializers.CharField()
+    similarity = serializers.FloatField()
+    article_id = serializers.IntegerField(allow_null=True, help_text="The nearest article, however far.")
+    article_title = serializers.CharField()
+
+
+class CategoryGapsSerializer(serializers.Serializer):
+    category = serializers.CharField(help_text="The tickets' category; empty for unclassified tickets.")
+    gaps = serializers.IntegerField()
+    scored = serializers.IntegerField()
+    share = serializers.FloatField()
+    tickets = GapTicketSerializer(many=True, help_text="The worst answered, at most 5.")
+
+
+class GapReportSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    threshold = serializers.FloatField()
+    scored = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Tickets of the period not scored yet: ask again.")
+    gaps = serializers.IntegerField()
+    categories = CategoryGapsSerializer(many=True)

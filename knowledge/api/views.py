@@ -11,12 +11,20 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from knowledge import services
-from knowledge.api.serializers import ArticleSerializer, HitSerializer, SearchQuerySerializer, UploadSerializer
+from knowledge import gaps, services
+from knowledge.api.serializers import (
+    ArticleSerializer,
+    GapQuerySerializer,
+    GapReportSerializer,
+    HitSerializer,
+    SearchQuerySerializer,
+    UploadSerializer,
+)
 from knowledge.ingest import IngestError
 from knowledge.models import Article
 from knowledge.retrieval import search
 from supportintel.permissions import ModelPermissions
+from supportintel.schema import SingleObjectSchema
 
 
 def _may_read(request: Request) -> bool:
@@ -92,3 +100,19 @@ class KnowledgeUploadViewSet(viewsets.ViewSet):
         except IngestError as error:
             raise ValidationError({"file": [f"{file.name}: {error}"]}) from error
         return Response(ArticleSerializer(article).data, status=status.HTTP_201_CREATED)
+
+
+class KnowledgeGapsViewSet(viewsets.ViewSet):
+    """`GET /kb/gaps/?days=30`: the content-gap report, the period's tickets whose best knowledge-base match is
+    below KB_GAP_SIMILARITY, by category. Scores up to KB_GAP_SCORE_BATCH unscored tickets first; `pending`
+    says how many are left for the next request."""
+
+    permission_classes = [KnowledgeReadPermission]
+    schema = SingleObjectSchema()
+
+    @extend_schema(parameters=[GapQuerySerializer], responses={200: GapReportSerializer})
+    def list(self, request: Request) -> Response:
+        query = GapQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = gaps.for_last_days(query.validated_data["days"])
+        return Response(GapReportSerializer(found).data)

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from resolutions.models import Draft
 
 
-class CitationSerializer(serializers.Serializer):
+class DraftCitationSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text="The source's number, as the reply cites it: [n].")
     article_id = serializers.IntegerField()
     chunk_id = serializers.IntegerField()
@@ -19,7 +19,7 @@ class CitationSerializer(serializers.Serializer):
 
 class DraftSerializer(serializers.ModelSerializer):
     steps = serializers.ListField(child=serializers.CharField())
-    citations = CitationSerializer(many=True)
+    citations = DraftCitationSerializer(many=True)
     decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )

@@ -52,6 +52,7 @@ def test_an_agent_with_ticket_permissions_only_reads_the_root_the_breaker_and_th
         "kb/articles",
         "kb/search",
         "kb/upload",
+        "kb/gaps",
     }
     assert client.get("/api/v1/breaker/").json()["state"] == "closed"
     slugs = [category["slug"] for category in client.get("/api/v1/categories/").json()]

@@ -61,6 +61,8 @@ PAGES = [
     ("ticket-similar", "/tickets/{outage}/", ["table.similar button", "text=Similar tickets"]),
     ("customers", "/customers/", ["text=Rules the classification applies", "text=Filter"]),
     ("customer", "/customers/{customer}/", ["text=All their tickets", ".trend"]),
+    ("knowledge", "/kb/?q=refund", ["#id_q", "#kb-results li", "text=Upload"]),
+    ("kb-gaps", "/kb/gaps/", ["#id_days", "text=Show"]),
 ]
 
 

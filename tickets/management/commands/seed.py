@@ -28,6 +28,8 @@ AGENT_PERMISSIONS = [
     ("tickets", "change_ticket"),
     ("classification", "view_classification"),
     ("classification", "view_category"),
+    # The knowledge base: agents upload articles from its page (issue 17).
+    ("knowledge", "add_article"),
 ]
 
 

@@ -1,0 +1,162 @@
+"""The content-gap report: tickets the knowledge base answers badly, grouped by category, so the team knows
+which articles to write.
+
+A ticket's score is the similarity of the best chunk retrieval finds for its subject and body (0 when none
+matched), kept in a TicketMatch row. `refresh` scores a period's tickets that have no row yet, or whose row is
+older than the newest article write, a bounded batch at a time (the page and the API call it before reading,
+`manage.py kb_gaps` runs it to the end); `record` lets whoever already retrieved for a ticket store the score
+without searching again. `report` reads the rows: a ticket is a gap below settings.KB_GAP_SIMILARITY."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from knowledge import retrieval
+from knowledge.models import Article, TicketMatch
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+# Tickets searched per bulk write, and the gap tickets listed per category.
+BATCH = 100
+EXAMPLES = 5
+# The question is the subject and the start of the body, as a reply would be grounded on.
+BODY_CHARS = 2000
+
+
+def question(subject: str, body: str) -> str:
+    return f"{subject}\n{body[:BODY_CHARS]}"
+
+
+def _match(ticket_id: int, hits: Sequence[retrieval.Hit], now: datetime) -> TicketMatch:
+    best = max(hits, key=lambda h: h.similarity or 0.0, default=None)
+    similarity = (best.similarity or 0.0) if best is not None else 0.0
+    return TicketMatch(
+        ticket_id=ticket_id,
+        similarity=similarity,
+        article_id=best.chunk.article_id if best is not None else None,
+        computed=now,
+    )
+
+
+def _save(matches: list[TicketMatch]) -> None:
+    TicketMatch.objects.bulk_create(
+        matches,
+        update_conflicts=True,
+        unique_fields=["ticket"],
+        update_fields=["similarity", "article", "computed"],
+    )
+
+
+def record(ticket_id: int, hits: Sequence[retrieval.Hit]) -> None:
+    """Store the ticket's score from hits already retrieved for it (retrieval.search on its subject and body)."""
+    _save([_match(ticket_id, hits, timezone.now())])
+
+
+def _pending(since: datetime, until: datetime) -> QuerySet[Ticket]:
+    """The period's tickets without a score, or with one older than the newest article write."""
+    tickets = Ticket.objects.filter(created__gte=since, created__lt=until)
+    newest = Article.objects.aggregate(newest=Max("updated"))["newest"]
+    stale = Q(kb_match__isnull=True) | (Q(kb_match__computed__lt=newest) if newest else Q(pk__in=[]))
+    return tickets.filter(stale).order_by("-created", "-pk")
+
+
+def score(tickets: Iterable[Ticket]) -> int:
+    """Search for each ticket and store its score; how many were scored."""
+    now = timezone.now()
+    matches = [_match(t.pk, retrieval.search(question(t.subject, t.body)), now) for t in tickets]
+    for start in range(0, len(matches), BATCH):
+        _save(matches[start : start + BATCH])
+    return len(matches)
+
+
+def refresh(since: datetime, until: datetime, limit: int | None = None) -> tuple[int, int]:
+    """Score up to `limit` (settings.KB_GAP_SCORE_BATCH) of the period's unscored or stale tickets, newest
+    first; (scored now, still pending)."""
+    limit = settings.KB_GAP_SCORE_BATCH if limit is None else limit
+    pending = _pending(since, until)
+    scored = score(pending.only("pk", "subject", "body")[:limit]) if limit > 0 else 0
+    remaining = pending.count() if scored == limit else 0
+    if scored:
+        logger.info("content gaps: %s tickets scored, %s pending", scored, remaining)
+    return scored, remaining
+
+
+@dataclass(frozen=True)
+class GapTicket:
+    id: int
+    subject: str
+    similarity: float
+    article_id: int | None
+    article_title: str
+
+
+@dataclass
+class CategoryGaps:
+    category: str
+    gaps: int
+    scored: int
+    tickets: list[GapTicket] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.gaps / self.scored if self.scored else 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    since: datetime
+    until: datetime
+    threshold: float
+    scored: int
+    pending: int
+    categories: list[CategoryGaps]
+
+    @property
+    def gaps(self) -> int:
+        return sum(c.gaps for c in self.categories)
+
+
+def report(since: datetime, until: datetime, *, pending: int = 0, threshold: float | None = None) -> Report:
+    """The period's scored tickets by category, the categories with most gaps first, each with its worst
+    answered tickets (EXAMPLES)."""
+    threshold = settings.KB_GAP_SIMILARITY if threshold is None else threshold
+    matches = TicketMatch.objects.filter(ticket__created__gte=since, ticket__created__lt=until)
+    counts = matches.values("ticket__category").annotate(
+        scored=Count("pk"), gaps=Count("pk", filter=Q(similarity__lt=threshold))
+    )
+    by_category = {
+        row["ticket__category"]: CategoryGaps(row["ticket__category"], row["gaps"], row["scored"])
+        for row in counts
+        if row["gaps"]
+    }
+    worst = (
+        matches.filter(similarity__lt=threshold)
+        .select_related("ticket", "article")
+        .only("similarity", "article__title", "ticket__subject", "ticket__category")
+        .order_by("similarity", "ticket_id")
+    )
+    for category in by_category.values():
+        rows = worst.filter(ticket__category=category.category)[:EXAMPLES]
+        category.tickets = [
+            GapTicket(m.ticket_id, m.ticket.subject, m.similarity, m.article_id, m.article.title if m.article else "")
+            for m in rows
+        ]
+    categories = sorted(by_category.values(), key=lambda c: (-c.gaps, c.category))
+    scored = sum(row["scored"] for row in counts)
+    return Report(since, until, threshold, scored, pending, categories)
+
+
+def for_last_days(days: int) -> Report:
+    """The report over the last `days`, after scoring a batch of its pending tickets (the page and the API)."""
+    until = timezone.now()
+    since = until - timedelta(days=days)
+    _, pending = refresh(since, until)
+    return report(since, until, pending=pending)
