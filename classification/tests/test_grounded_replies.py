@@ -137,8 +137,15 @@ def test_without_the_llm_the_reply_quotes_the_best_passage_and_names_the_article
 
 
 def test_without_the_llm_an_article_of_another_category_is_not_quoted(demo_kb):
+    # A general question is answered by an article of no category (the demo's "Contacting support")...
     row = _classify("Support hours", "What are your support hours? I'd like to call rather than email.")
-    assert row.category == "general" and row.explanation["kb_sources"]  # words matched some articles
+    assert row.category == "general" and "Contacting support" in row.suggested_reply and row.citations.exists()
+    # ...but not by a billing article that merely shares its words.
+    knowledge_services.import_file(
+        "aquarium.md", b"# Aquarium plans\n\nThe zebrafish aquarium plan is billed yearly.", category="billing"
+    )
+    row = _classify("Zebrafish aquarium", "Something about the zebrafish aquarium.")
+    assert row.category == "general" and row.explanation["kb_sources"]  # words matched the billing article
     assert "From our help centre" not in row.suggested_reply and not row.citations.exists()
 
 
