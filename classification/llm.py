@@ -454,17 +454,17 @@ def build_summary_messages(facts: dict[str, Any], schema: dict[str, Any]) -> lis
     ]
 
 
-def summarize(facts: dict[str, Any]) -> SummaryResult:
-    """One request for the run's summary. Raises LLMError for any failure, an answer off the schema
-    included; the ids it cites are checked by the caller (only it knows which exist)."""
-    schema = build_summary_schema()
-    messages = build_summary_messages(facts, schema)
+def _structured_call(
+    endpoint: Endpoint, messages: list[dict[str, str]], schema: dict[str, Any], name: str
+) -> tuple[dict[str, Any], str, int, int | None, int | None]:
+    """One request whose answer must be a JSON object on `schema` (the summary's, a specialist's draft): the
+    answer, the model that gave it, the latency in ms and the tokens used. Raises LLMError for any failure, an
+    answer cut off or off the schema included (a plain schema check: no numeric bounds)."""
     response_format = (
         {"type": "json_object"}
         if settings.LLM_RESPONSE_FORMAT == "json_object"
-        else {"type": "json_schema", "json_schema": {"name": "analysis_summary", "schema": schema, "strict": True}}
+        else {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
     )
-    endpoint = primary()
     started = time.perf_counter()
     try:
         completion = _client(endpoint).chat.completions.create(  # type: ignore[call-overload]  # plain dicts, checked by the server
@@ -480,15 +480,31 @@ def summarize(facts: dict[str, Any]) -> SummaryResult:
         raise LLMError("invalid_output", "the LLM answer was cut off (finish_reason=length)")
     data = _parse_summary(choice.message.content, schema)
     usage = completion.usage
-    prompt_tokens = usage.prompt_tokens if usage else None
-    completion_tokens = usage.completion_tokens if usage else None
+    return (
+        data,
+        completion.model or "",
+        latency_ms,
+        usage.prompt_tokens if usage else None,
+        usage.completion_tokens if usage else None,
+    )
+
+
+def summarize(facts: dict[str, Any]) -> SummaryResult:
+    """One request for the run's summary. Raises LLMError for any failure, an answer off the schema
+    included; the ids it cites are checked by the caller (only it knows which exist)."""
+    schema = build_summary_schema()
+    messages = build_summary_messages(facts, schema)
+    endpoint = primary()
+    data, model, latency_ms, prompt_tokens, completion_tokens = _structured_call(
+        endpoint, messages, schema, "analysis_summary"
+    )
     return SummaryResult(
         headline=data["headline"][:500],
         claims=[
             {"text": c["text"][:1000], "theme_ids": c["theme_ids"][:20], "ticket_ids": c["ticket_ids"][:20]}
             for c in data["claims"][:SUMMARY_MAX_CLAIMS]
         ],
-        model_name=completion.model or settings.LLM_MODEL,
+        model_name=model or settings.LLM_MODEL,
         prompt_version=SUMMARY_PROMPT_VERSION,
         latency_ms=latency_ms,
         prompt_tokens=prompt_tokens,
@@ -605,35 +621,16 @@ def resolve(
     endpoint = endpoint or primary()
     schema = build_resolution_schema()
     messages = build_resolution_messages(ticket, triage, sources, category, instructions, schema)
-    response_format = (
-        {"type": "json_object"}
-        if settings.LLM_RESPONSE_FORMAT == "json_object"
-        else {"type": "json_schema", "json_schema": {"name": "resolution_draft", "schema": schema, "strict": True}}
+    data, model, latency_ms, prompt_tokens, completion_tokens = _structured_call(
+        endpoint, messages, schema, "resolution_draft"
     )
-    started = time.perf_counter()
-    try:
-        completion = _client(endpoint).chat.completions.create(  # type: ignore[call-overload]  # plain dicts, checked by the server
-            model=endpoint.model, messages=messages, response_format=response_format, temperature=0
-        )
-    except openai.OpenAIError as exc:
-        raise _as_llm_error(exc, endpoint) from exc
-    latency_ms = int((time.perf_counter() - started) * 1000)
-    if not completion.choices:
-        raise LLMError("invalid_output", "the LLM answer has no choices")
-    choice = completion.choices[0]
-    if choice.finish_reason == "length":
-        raise LLMError("invalid_output", "the LLM answer was cut off (finish_reason=length)")
-    data = _parse_summary(choice.message.content, schema)  # plain schema check: no numeric bounds here
-    usage = completion.usage
-    prompt_tokens = usage.prompt_tokens if usage else None
-    completion_tokens = usage.completion_tokens if usage else None
     return ResolutionResult(
         diagnosis=data["diagnosis"][:2000],
         steps=[str(step)[:500] for step in data["steps"][:RESOLUTION_MAX_STEPS]],
         reply=data["reply"][:6000],
         citations=list(dict.fromkeys(data["citations"]))[:20],
         can_close=bool(data["can_close"]),
-        model_name=completion.model or endpoint.model,
+        model_name=model or endpoint.model,
         prompt_version=RESOLUTION_PROMPT_VERSION,
         latency_ms=latency_ms,
         prompt_tokens=prompt_tokens,
