@@ -66,8 +66,10 @@ def test_a_lead_starts_last_weeks_run_watches_it_and_reads_the_summary(open_page
     page.wait_for_function(
         "document.querySelector('progress') && document.querySelector('progress').value > 0", timeout=90_000
     )
-    seen = _progress(page)
-    assert 0 < seen < 100 and "tickets read" in page.inner_text(".analysis-run [role=status]")
+    seen = _progress(page)  # the bar moved without a reload; an idle machine may map every chunk between polls
+    assert 0 < seen <= 100
+    if seen < 100:
+        assert "tickets read" in page.inner_text(".analysis-run [role=status]")
     page.get_by_role("heading", name="Summary").wait_for(timeout=120_000)
     assert page.evaluate("window.__noReload") is True  # progress and report came by htmx, no reload
 
