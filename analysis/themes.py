@@ -83,12 +83,8 @@ def _theme_count(n: int) -> int:
 
 def _embedded(texts: list[str]) -> np.ndarray | None:
     """Unit-length mean word embeddings of the texts, or None without the wordllama wheel (TF-IDF then)."""
-    try:
-        vectors = word_embeddings.load()
-    except word_embeddings.EmbeddingsUnavailable as exc:
-        logger.warning("themes: no word embeddings (%s), TF-IDF alone", exc)
-        return None
-    return vectors.embed(texts)
+    vectors = word_embeddings.load_or_none("themes on TF-IDF alone, without word embeddings")
+    return None if vectors is None else vectors.embed(texts)
 
 
 def cluster(texts: list[str], *, embeddings: bool = True) -> tuple[np.ndarray, np.ndarray, Any, Any]:

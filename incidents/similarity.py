@@ -42,8 +42,6 @@ BODY_CHARS = 1000
 # popular ticket is a candidate again and again.
 VECTORS_CACHED = 4096
 
-_warned = False
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -58,29 +56,15 @@ def ticket_text(subject: str, body: str) -> str:
 
 @lru_cache(maxsize=VECTORS_CACHED)
 def _vector(text: str) -> np.ndarray:
-    """A text's unit-length mean token vector (zeros without tokens), read-only; the wheel must be loaded.
-    One text at a time rather than `WordEmbeddings.embed`'s encode_batch: the batch's thread pool costs more
-    to wake than a short text costs to tokenize."""
-    vectors = word_embeddings.load()
-    out = np.zeros(vectors.dim, dtype=np.float32)
-    ids = vectors.tokenizer.encode(text, add_special_tokens=False).ids
-    if ids:
-        out = vectors.matrix[np.clip(np.asarray(ids, dtype=np.int64), 0, vectors.matrix.shape[0] - 1)].mean(axis=0)
-        norm = float(np.linalg.norm(out))
-        out = out / norm if norm else out
+    """A text's unit-length mean token vector, read-only; the wheel must be loaded."""
+    out = word_embeddings.load().embed_one(text)
     out.setflags(write=False)
     return out
 
 
 def _embedding_cosines(texts: list[str]) -> np.ndarray | None:
     """Cosine of each of texts[1:] with texts[0] in the wheel's embedding space; None without the wheel."""
-    global _warned
-    try:
-        word_embeddings.load()
-    except word_embeddings.EmbeddingsUnavailable as exc:
-        if not _warned:
-            _warned = True
-            logger.warning("similar tickets ranked without word embeddings: %s", exc)
+    if word_embeddings.load_or_none("similar tickets ranked without word embeddings") is None:
         return None
     rows = np.stack([_vector(text) for text in texts])
     return np.asarray(rows[1:] @ rows[0], dtype=np.float64)

@@ -24,19 +24,13 @@ def chunk_text(title: str, heading: str, text: str) -> str:
 
 
 def available() -> bool:
-    try:
-        embeddings.load()
-    except embeddings.EmbeddingsUnavailable as exc:
-        logger.warning("knowledge base without semantic re-ranking: %s", exc)
-        return False
-    return True
+    return embeddings.load_or_none("knowledge base without semantic re-ranking") is not None
 
 
 def embed(texts: Sequence[str]) -> np.ndarray | None:
     """Unit-length float32 rows, one per text; None without the wheel's vectors."""
-    if not texts or not available():
-        return None
-    return embeddings.load().embed(texts)
+    vectors = embeddings.load_or_none("knowledge base without semantic re-ranking") if texts else None
+    return None if vectors is None else vectors.embed(texts)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 PACKAGE = "wordllama"
 WEIGHTS = "weights/l2_supercat_256.safetensors"
@@ -55,15 +58,26 @@ class WordEmbeddings:
     def dim(self) -> int:
         return int(self.matrix.shape[1])
 
+    def _mean(self, ids: Sequence[int]) -> np.ndarray:
+        """The mean of these tokens' vectors (zeros without tokens), not normalised."""
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        rows = self.matrix[np.clip(np.asarray(ids, dtype=np.int64), 0, self.matrix.shape[0] - 1)]
+        return rows.mean(axis=0).astype(np.float32, copy=False)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length row per text: the mean of its tokens' vectors (zeros for a text without tokens)."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        last = self.matrix.shape[0] - 1
-        for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts), add_special_tokens=False)):
-            if encoding.ids:
-                out[row] = self.matrix[np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, last)].mean(axis=0)
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        out = np.stack([self._mean(e.ids) for e in encodings]) if texts else np.zeros((0, self.dim), np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """`embed` for a single text without the batch's thread pool, which costs more to wake than a short
+        text costs to tokenize."""
+        out = self._mean(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        norm = float(np.linalg.norm(out))
+        return out / norm if norm else out
 
 
 def _package_dir() -> Path:
@@ -109,6 +123,21 @@ def load() -> WordEmbeddings:
             if _loaded is None:
                 _loaded = _read(_package_dir())
     return _loaded
+
+
+_unavailable_warned: set[str] = set()
+
+
+def load_or_none(purpose: str) -> WordEmbeddings | None:
+    """`load`, or None when the wheel's vectors are unavailable, logged once per process for each `purpose` (what
+    goes without them, e.g. "similar tickets ranked without word embeddings")."""
+    try:
+        return load()
+    except EmbeddingsUnavailable as exc:
+        if purpose not in _unavailable_warned:
+            _unavailable_warned.add(purpose)
+            logger.warning("%s: %s", purpose, exc)
+        return None
 
 
 def matching(expected: dict[str, Any]) -> WordEmbeddings:
