@@ -4,8 +4,8 @@ which articles to write.
 A ticket's score is the similarity of the best chunk retrieval finds for its subject and body (0 when none
 matched), kept in a TicketMatch row. `refresh` scores a period's tickets that have no row yet, or whose row is
 older than the newest article write, a bounded batch at a time (the page and the API call it before reading,
-`manage.py kb_gaps` runs it to the end); `record` lets whoever already retrieved for a ticket store the score
-without searching again. `report` reads the rows: a ticket is a gap below settings.KB_GAP_SIMILARITY."""
+`manage.py kb_gaps` runs it to the end), searching with the text a reply is grounded on (grounding.query_text).
+`report` reads the rows: a ticket is a gap below settings.KB_GAP_SIMILARITY."""
 
 from __future__ import annotations
 
@@ -15,24 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from knowledge import retrieval
+from knowledge import grounding, retrieval
 from knowledge.models import Article, TicketMatch
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
-# Tickets searched per bulk write, and the gap tickets listed per category.
+# Tickets searched (in one retrieval.search_many) and written per batch, and the gap tickets listed per category.
 BATCH = 100
 EXAMPLES = 5
-# The question is the subject and the start of the body, as a reply would be grounded on.
-BODY_CHARS = 2000
-
-
-def question(subject: str, body: str) -> str:
-    return f"{subject}\n{body[:BODY_CHARS]}"
 
 
 def _match(ticket_id: int, hits: Sequence[retrieval.Hit], now: datetime) -> TicketMatch:
@@ -55,11 +50,6 @@ def _save(matches: list[TicketMatch]) -> None:
     )
 
 
-def record(ticket_id: int, hits: Sequence[retrieval.Hit]) -> None:
-    """Store the ticket's score from hits already retrieved for it (retrieval.search on its subject and body)."""
-    _save([_match(ticket_id, hits, timezone.now())])
-
-
 def _pending(since: datetime, until: datetime) -> QuerySet[Ticket]:
     """The period's tickets without a score, or with one older than the newest article write."""
     tickets = Ticket.objects.filter(created__gte=since, created__lt=until)
@@ -69,12 +59,14 @@ def _pending(since: datetime, until: datetime) -> QuerySet[Ticket]:
 
 
 def score(tickets: Iterable[Ticket]) -> int:
-    """Search for each ticket and store its score; how many were scored."""
+    """Search for each ticket and store its score, BATCH tickets to a search and a write; how many were scored."""
     now = timezone.now()
-    matches = [_match(t.pk, retrieval.search(question(t.subject, t.body)), now) for t in tickets]
-    for start in range(0, len(matches), BATCH):
-        _save(matches[start : start + BATCH])
-    return len(matches)
+    tickets = list(tickets)
+    for start in range(0, len(tickets), BATCH):
+        batch = tickets[start : start + BATCH]
+        found = retrieval.search_many([grounding.query_text(t.subject, t.body) for t in batch])
+        _save([_match(t.pk, hits, now) for t, hits in zip(batch, found, strict=True)])
+    return len(tickets)
 
 
 def refresh(since: datetime, until: datetime, limit: int | None = None) -> tuple[int, int]:
@@ -137,18 +129,20 @@ def report(since: datetime, until: datetime, *, pending: int = 0, threshold: flo
         for row in counts
         if row["gaps"]
     }
+    # Each category's EXAMPLES worst, in one query: its rows numbered by similarity within their category.
+    numbered = matches.filter(similarity__lt=threshold).annotate(
+        place=Window(RowNumber(), partition_by=[F("ticket__category")], order_by=[F("similarity"), F("ticket_id")])
+    )
     worst = (
-        matches.filter(similarity__lt=threshold)
+        numbered.filter(place__lte=EXAMPLES)
         .select_related("ticket", "article")
         .only("similarity", "article__title", "ticket__subject", "ticket__category")
         .order_by("similarity", "ticket_id")
     )
-    for category in by_category.values():
-        rows = worst.filter(ticket__category=category.category)[:EXAMPLES]
-        category.tickets = [
+    for m in worst:
+        by_category[m.ticket.category].tickets.append(
             GapTicket(m.ticket_id, m.ticket.subject, m.similarity, m.article_id, m.article.title if m.article else "")
-            for m in rows
-        ]
+        )
     categories = sorted(by_category.values(), key=lambda c: (-c.gaps, c.category))
     scored = sum(row["scored"] for row in counts)
     return Report(since, until, threshold, scored, pending, categories)

@@ -58,7 +58,7 @@ class Chunk(models.Model):
 class TicketMatch(models.Model):
     """How well the knowledge base answers a ticket: the best chunk retrieval found for its subject and body,
     and that chunk's similarity (0 when nothing matched). Written by knowledge.gaps (when it scores a period's
-    tickets for the content-gap report, or by `gaps.record` from whoever already retrieved for the ticket);
+    tickets for the content-gap report);
     stale once an article is written after `computed`."""
 
     ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, primary_key=True, related_name="kb_match")

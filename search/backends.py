@@ -32,10 +32,17 @@ PG_TRIGRAM_RECENT = 1000
 # The weighted tsvector (subject A, the body's start B). Migration search/0002 stores it in PG_VECTOR_COLUMN,
 # kept by a trigger and indexed by GIN; queries read the column, never the expression (0001 indexed that).
 PG_VECTOR_COLUMN = "search_vector"
-PG_VECTOR = (
-    "setweight(to_tsvector('english'::regconfig, subject::text), 'A') || "
-    f"setweight(to_tsvector('english'::regconfig, left(body, {BODY_CHARS})), 'B')"
-)
+
+
+def pg_vector(row: str = "") -> str:
+    """The expression, over the columns of `row` ("NEW." in the trigger) or unqualified."""
+    return (
+        f"setweight(to_tsvector('english'::regconfig, {row}subject::text), 'A') || "
+        f"setweight(to_tsvector('english'::regconfig, left({row}body, {BODY_CHARS})), 'B')"
+    )
+
+
+PG_VECTOR = pg_vector()
 
 _WORD = re.compile(r"[^\W_]+")
 _STOPWORDS = frozenset(

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from knowledge import demo, gaps, retrieval
+from knowledge import demo, gaps, grounding, retrieval
 from knowledge.models import TicketMatch
 from knowledge.tests.factories import article
 from tickets.tests.factories import TicketFactory
@@ -76,12 +76,11 @@ def test_scoring_is_bounded_per_request_and_says_what_is_pending(desk, api_clien
     assert TicketMatch.objects.count() == 2
 
 
-def test_a_ticket_nothing_matches_scores_zero_and_record_keeps_given_hits(desk):
+def test_a_ticket_nothing_matches_scores_zero_and_a_score_is_its_best_hits_similarity(desk):
     nothing = TicketFactory.create(subject="", body="?!")
-    assert gaps.score([nothing]) == 1
+    assert gaps.score([nothing, desk["answered"]]) == 2
     assert TicketMatch.objects.get(ticket=nothing).similarity == 0.0
-    hits = retrieval.search(gaps.question(desk["answered"].subject, desk["answered"].body))
-    gaps.record(desk["answered"].pk, hits)
+    hits = retrieval.search(grounding.query_text(desk["answered"].subject, desk["answered"].body))
     stored = TicketMatch.objects.get(ticket=desk["answered"])
     assert stored.similarity == pytest.approx(max(h.similarity or 0 for h in hits))
 

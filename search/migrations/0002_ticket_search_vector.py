@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import migrations
 
-from search.backends import PG_VECTOR, PG_VECTOR_COLUMN
+from search.backends import PG_VECTOR, PG_VECTOR_COLUMN, pg_vector
 
 OLD_INDEX = "search_ticket_tsv_idx"
 INDEX = "search_ticket_vector_idx"
@@ -22,7 +22,7 @@ FUNCTION = "search_ticket_vector"
 TRIGGER = "search_ticket_vector_trg"
 BATCH = 20_000
 
-_NEW_VECTOR = PG_VECTOR.replace("subject::text", "NEW.subject::text").replace("left(body,", "left(NEW.body,")
+_NEW_VECTOR = pg_vector("NEW.")
 
 
 def create(apps: Any, schema_editor: Any) -> None:
