@@ -50,14 +50,33 @@ def customer_key(ticket: Ticket) -> str:
     return ticket.customer_id or ticket.customer_email.lower()
 
 
-def _same_customer_recent(ticket: Ticket) -> list[int]:
-    if not ticket.customer_email:
-        return []
-    since = ticket.created - timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
-    recent = Ticket.objects.filter(
-        customer_email=ticket.customer_email, created__gte=since, created__lte=ticket.created
-    )
-    return list(recent.exclude(pk=ticket.pk).order_by("-created").values_list("pk", flat=True)[:SAME_CUSTOMER_SHOWN])
+def _same_customer_recent(tickets: Sequence[Ticket]) -> dict[int, list[int]]:
+    """Each ticket's same-customer tickets (by email) of the DUPLICATE_WINDOW_HOURS before it, newest first, at
+    most SAME_CUSTOMER_SHOWN: one query for the chunk."""
+    window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
+    with_email = [t for t in tickets if t.customer_email]
+    if not with_email:
+        return {}
+    rows = Ticket.objects.filter(
+        customer_email__in={t.customer_email for t in with_email},
+        created__gte=min(t.created for t in with_email) - window,
+        created__lte=max(t.created for t in with_email),
+    ).values_list("pk", "customer_email", "created")
+    by_email: dict[str, list[tuple[Any, int]]] = {}
+    for pk, email, created in rows:
+        by_email.setdefault(email, []).append((created, pk))
+    recent: dict[int, list[int]] = {}
+    for ticket in with_email:
+        mine = sorted(
+            (
+                (created, pk)
+                for created, pk in by_email.get(ticket.customer_email, [])
+                if pk != ticket.pk and ticket.created - window <= created <= ticket.created
+            ),
+            reverse=True,
+        )
+        recent[ticket.pk] = [pk for _, pk in mine[:SAME_CUSTOMER_SHOWN]]
+    return recent
 
 
 def find_similar_many(tickets: Sequence[Ticket], limit: int | None = None) -> dict[int, list[Found]]:
@@ -67,10 +86,11 @@ def find_similar_many(tickets: Sequence[Ticket], limit: int | None = None) -> di
     limit = limit or settings.SIMILAR_TICKETS_STORED
     queries = [search.query_for(t.subject, t.body, t.pk) for t in tickets]
     found_ids = search.candidates_many(queries, limit=settings.SIMILAR_CANDIDATES)
+    same_customer = _same_customer_recent(tickets)
     ids_of: dict[int, list[int]] = {}
     for ticket, ids in zip(tickets, found_ids, strict=True):
         seen = set(ids)
-        ids_of[ticket.pk] = ids + [pk for pk in _same_customer_recent(ticket) if pk not in seen]
+        ids_of[ticket.pk] = ids + [pk for pk in same_customer.get(ticket.pk, []) if pk not in seen]
     wanted = {pk for ids in ids_of.values() for pk in ids}
     rows = {t.pk: t for t in Ticket.objects.filter(pk__in=wanted).only(*_FIELDS)} if wanted else {}
     return {
@@ -109,10 +129,6 @@ def store_similar_many(found_by: Mapping[int, Sequence[Found]]) -> None:
             ],
             ignore_conflicts=True,
         )
-
-
-def store_similar(ticket: Ticket, found: Sequence[Found]) -> None:
-    store_similar_many({ticket.pk: found})
 
 
 def likely_duplicate(ticket: Ticket, found: Sequence[Found]) -> Ticket | None:

@@ -18,7 +18,6 @@ alone (logged once). Weights chosen on a held-out part of BANKING77's training s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,8 +26,6 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classification.learned import embeddings as word_embeddings
-
-logger = logging.getLogger(__name__)
 
 # Weight of the word embeddings' cosine in the score; the character n-gram cosine has the rest.
 EMBEDDING_WEIGHT = 0.7

@@ -5,14 +5,11 @@ bytes for 256 dimensions; no pickle). Without the wheel, no vectors: retrieval f
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from classification.learned import embeddings
-
-logger = logging.getLogger(__name__)
 
 DTYPE = np.float16
 
@@ -21,10 +18,6 @@ def chunk_text(title: str, heading: str, text: str) -> str:
     """What a chunk's vector is computed from: its article's title and its heading say what it is about."""
     parts = [title] if title and title != heading else []
     return "\n".join([*parts, heading, text])
-
-
-def available() -> bool:
-    return embeddings.load_or_none("knowledge base without semantic re-ranking") is not None
 
 
 def embed(texts: Sequence[str]) -> np.ndarray | None:
