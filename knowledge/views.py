@@ -15,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from classification.taxonomy import category_choices
 from knowledge import gaps, services
-from knowledge.forms import ACCEPT, GAP_PERIODS, GapFiltersForm, SearchForm, UploadForm
+from knowledge.forms import GAP_PERIODS, GapFiltersForm, SearchForm, UploadForm
 from knowledge.ingest import IngestError
 from knowledge.models import Article
 from knowledge.retrieval import search
@@ -37,7 +37,6 @@ def _articles_context(
     return {
         "search_form": search_form,
         "upload_form": upload_form,
-        "accept": ACCEPT,
         "may_upload": request.user.has_perm(ADD_PERMISSION),
         "query": query,
         "hits": search(query) if query else [],

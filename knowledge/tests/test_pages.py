@@ -47,6 +47,8 @@ def test_agents_without_the_permission_get_no_upload_form_and_a_403(agent_client
 
 
 def test_uploading_several_files_answers_for_each(uploader_client: Client) -> None:
+    form = uploader_client.get("/kb/").content.decode()
+    assert 'accept=".md,.markdown,.txt,.text,.html,.htm,.pdf,.docx"' in form  # the form field's own list
     good_pdf = SimpleUploadedFile(
         "guide.pdf", files.pdf(["Refunds take five days.", "Codes work once."], title="Guide")
     )
