@@ -158,21 +158,13 @@ def classification_for(request: dict[str, Any], mode: str) -> dict[str, Any]:
         answer["urgency_indicators"] = (critical + urgent) if priority in ("critical", "high") else []
         answer["reasoning"] = f"The ticket reads as {category.replace('_', ' ')}; priority {priority}."
     if "citations" in properties:  # prompt v3 and later: grounded in the knowledge-base sources given
-        _cite(answer, _sources_from(request), mode)
+        _cite(answer, _tagged(request, "sources") or [], mode)
     if "Replies are switched off" in _system_prompt(request):
         answer["suggested_reply"] = ""
     if "Extraction is switched off" not in _system_prompt(request):
         found = extract_entities(text)  # the text as sent: masked when LLM_MASK_PII is on
         answer["entities"] = {key: found.get(key, []) for key in properties["entities"]["properties"]}
     return answer
-
-
-def _sources_from(request: dict[str, Any]) -> list[dict[str, Any]]:
-    for message in request.get("messages", []):
-        content = message.get("content", "")
-        if message.get("role") == "user" and content.startswith("<sources>"):  # its own message, not the ticket's
-            return json.loads(content.removeprefix("<sources>").removesuffix("</sources>"))
-    return []
 
 
 def _cite(answer: dict[str, Any], sources: list[dict[str, Any]], mode: str) -> None:
@@ -251,10 +243,12 @@ def is_resolution_request(request: dict[str, Any]) -> bool:
 
 
 def _tagged(request: dict[str, Any], tag: str) -> Any:
+    """The JSON of the user message that is one <tag>…</tag> block (its own message: a ticket that quotes the
+    tag is not taken for it), or None."""
     for message in request.get("messages", []):
         content = message.get("content", "")
-        if message.get("role") == "user" and f"<{tag}>" in content:
-            return json.loads(content.split(f"<{tag}>", 1)[1].rsplit(f"</{tag}>", 1)[0])
+        if message.get("role") == "user" and content.startswith(f"<{tag}>"):
+            return json.loads(content.removeprefix(f"<{tag}>").removesuffix(f"</{tag}>"))
     return None
 
 

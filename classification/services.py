@@ -280,12 +280,9 @@ def finish(
     index = rule_set.slugs.index(outcome.category) if outcome.category in rule_set.slugs else None
     required = rule_set.required[index] if index is not None else ()
     tone = chosen.tone_for(rule_set.tones[index] if index is not None else "")
-    if chosen.extract:
-        known = ["email"] if ticket.customer_email else []
-        outcome.missing_info = info.missing_info(required, outcome.entities, known)
-    else:
+    outcome.missing_info = _missing(ticket, required, outcome.entities)
+    if not chosen.extract:
         outcome.entities = {key: [] for key in outcome.entities}
-        outcome.missing_info = []
     if not chosen.reply:
         outcome.suggested_reply, outcome.reply_tone, outcome.citations = "", "", []
         return outcome
@@ -841,7 +838,7 @@ def _correction(
         confidence=1.0,
         summary=ticket.summary,
         suggested_reply="",
-        missing_info=_missing_after_correction(ticket, categories[category][1], entities),
+        missing_info=_missing(ticket, categories[category][1], entities),
     )
     automatic = ticket.classification_source in (Source.LLM, Source.LLM_FALLBACK, Source.LEARNED, Source.KEYWORD)
     return Classification(
@@ -853,7 +850,9 @@ def _correction(
     )
 
 
-def _missing_after_correction(ticket: Ticket, required: list[str], entities: dict[str, Any]) -> list[str]:
+def _missing(ticket: Ticket, required: Sequence[str], entities: dict[str, Any]) -> list[str]:
+    """The required information the ticket lacks (none when extraction is off for it): what its entities do not
+    give, counting the email its own field carries."""
     if not options.resolve(ticket.options).extract:
         return []
     return info.missing_info(required, entities, ["email"] if ticket.customer_email else [])

@@ -74,10 +74,11 @@ def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
     _database.ok()
     if result.released:
         publish_classification(result.released, force=force, timeout=WORKER_PUBLISH_TIMEOUT_SECONDS)
-    if settings.SIMILARITY_ENABLED and result.classified:
-        _after_classification([row.ticket_id for row in result.classified])
-    if settings.RESOLUTION_ENABLED and result.classified:
-        _publish_resolution([row.ticket_id for row in result.classified])
+    classified = [row.ticket_id for row in result.classified]
+    if settings.SIMILARITY_ENABLED and classified:
+        _publish_followup(AFTER_CLASSIFICATION_TASK, classified, "similarity")
+    if settings.RESOLUTION_ENABLED and classified:
+        _publish_followup(RESOLUTION_TASK, classified, "resolution drafts")
 
 
 # Similar tickets, duplicates and incidents: the incidents app's task, above this app, published by its name
@@ -85,33 +86,22 @@ def _classify(task: ClassifyTask, ticket_ids: list[int], force: bool) -> None:
 AFTER_CLASSIFICATION_TASK = "incidents.process_classified"
 
 
-def _after_classification(ticket_ids: list[int]) -> None:
-    # Classification stands whatever happens here: a message the broker does not take loses only the
-    # similarity work for these tickets (shown on demand all the same), never their classification.
-    try:
-        publishing.call(
-            lambda: current_app.send_task(AFTER_CLASSIFICATION_TASK, args=(ticket_ids,)),
-            what=f"publishing similarity for {len(ticket_ids)} tickets",
-            timeout=WORKER_PUBLISH_TIMEOUT_SECONDS,
-        )
-    except publishing.BrokerUnavailable:
-        logger.warning("tickets %s: similarity not published (broker unavailable)", ticket_ids[:10])
-
-
 # Specialist resolution drafts: the resolutions app's task, published by its name like the incidents' one.
 RESOLUTION_TASK = "resolutions.draft_resolutions"
 
 
-def _publish_resolution(ticket_ids: list[int]) -> None:
-    # As for similarity: a message the broker does not take loses only these drafts, never the classification.
+def _publish_followup(task_name: str, ticket_ids: list[int], what: str) -> None:
+    """Publish another app's work on the tickets just classified (similar tickets, specialist drafts), by name.
+    Classification stands whatever happens here: a message the broker does not take loses only that work for
+    these tickets, never their classification."""
     try:
         publishing.call(
-            lambda: current_app.send_task(RESOLUTION_TASK, args=(ticket_ids,)),
-            what=f"publishing resolution drafts for {len(ticket_ids)} tickets",
+            lambda: current_app.send_task(task_name, args=(ticket_ids,)),
+            what=f"publishing {what} for {len(ticket_ids)} tickets",
             timeout=WORKER_PUBLISH_TIMEOUT_SECONDS,
         )
     except publishing.BrokerUnavailable:
-        logger.warning("tickets %s: resolution drafts not published (broker unavailable)", ticket_ids[:10])
+        logger.warning("tickets %s: %s not published (broker unavailable)", ticket_ids[:10], what)
 
 
 @shared_task(

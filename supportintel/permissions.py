@@ -35,6 +35,14 @@ class CanViewTickets(BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.has_perm("tickets.view_ticket"))
 
 
+class CanChangeTickets(BasePermission):
+    """Acting on tickets beyond reading them (closing an incident, deciding on a specialist's draft): whoever may
+    change tickets."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("tickets.change_ticket"))
+
+
 class CanViewTaxonomy(BasePermission):
     """The taxonomy is what tickets are classified into: whoever reads tickets reads it too (an agent
     needs no permission on categories), and so does whoever may view categories in admin."""

@@ -8,10 +8,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from incidents import services
 from incidents.api.serializers import (
@@ -22,18 +20,11 @@ from incidents.api.serializers import (
 )
 from incidents.models import Incident, IncidentStatus
 from supportintel.errors import Conflict
-from supportintel.permissions import CanViewTickets, ChangePermissions
+from supportintel.permissions import CanChangeTickets, CanViewTickets, ChangePermissions
 from tickets.models import Ticket
 
 # Similar tickets shown at most.
 SIMILAR_SHOWN = 10
-
-
-class CanChangeTickets(BasePermission):
-    """Closing or reopening an incident: whoever may change tickets."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm("tickets.change_ticket"))
 
 
 class SimilarTicketViewSet(viewsets.GenericViewSet[Ticket]):

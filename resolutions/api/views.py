@@ -8,24 +8,15 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from resolutions import services
 from resolutions.api.serializers import AcceptSerializer, DraftSerializer, RejectSerializer
 from resolutions.models import Draft
 from supportintel.errors import Conflict
-from supportintel.permissions import CanViewTickets
+from supportintel.permissions import CanChangeTickets, CanViewTickets
 from tickets.models import Ticket
-
-
-class CanChangeTickets(BasePermission):
-    """Deciding on a draft: whoever may change tickets."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm("tickets.change_ticket"))
 
 
 class ResolutionViewSet(viewsets.GenericViewSet[Draft]):
