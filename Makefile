@@ -52,14 +52,9 @@ test screenshots: export SECURE_SSL_REDIRECT ?= 0
 test screenshots: export SESSION_COOKIE_SECURE ?= 0
 test screenshots: export CSRF_COOKIE_SECURE ?= 0
 test screenshots: export STATIC_MANIFEST ?= 0
-# SKIP_LINT=1: pytest alone (.ci/run lints once, then runs two suites side by side: two mypy runs would share
-# one cache).
-test: $(VENV)/.dev-installed
-ifndef SKIP_LINT
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-endif
+# `make lint` first, then pytest; SKIP_LINT=1: pytest alone (.ci/run lints once, then runs two suites side by
+# side: two mypy runs would share one cache).
+test: $(VENV)/.dev-installed $(if $(SKIP_LINT),,lint)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Screenshots of every dashboard page at 1440x900 and 390x844, from the browser tests' demo data (headless
@@ -81,64 +76,48 @@ format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: export ENV_FILE =
-bench: export SECRET_KEY ?= insecure-bench-only-key
-bench: export DATA_DIR ?= $(CURDIR)/.data/bench
-bench: export SECURE_SSL_REDIRECT ?= 0
-bench: export STATIC_MANIFEST ?= 0
+# Every benchmark: production settings but TLS and the static manifest, on a data folder of its own. BENCH_ENV
+# runs a command on BENCH_DB and BENCH_REDIS when given, otherwise on the embedded default (no database, Redis or
+# broker URL from the environment; every `-u` comes before any NAME=value, where env stops reading options).
+BENCH_TARGETS := bench bench-webhooks bench-grounding bench-similarity bench-kb bench-learned bench-scale bench-analysis
+$(BENCH_TARGETS): export ENV_FILE =
+$(BENCH_TARGETS): export SECRET_KEY ?= insecure-bench-only-key
+$(BENCH_TARGETS): export DATA_DIR ?= $(CURDIR)/.data/bench
+$(BENCH_TARGETS): export SECURE_SSL_REDIRECT ?= 0
+$(BENCH_TARGETS): export STATIC_MANIFEST ?= 0
+BENCH_ENV = env -u CELERY_BROKER_URL $(if $(BENCH_DB),,-u DATABASE_URL) $(if $(BENCH_REDIS),,-u REDIS_URL) \
+	$(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB)) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS))
+
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench
 
 # Events out: 1,000 classified tickets' events delivered by a real worker to a real local receiver; throughput and
 # lag in bench/results/webhooks-<database>.json. Embedded default, or BENCH_DB=postgresql://… BENCH_REDIS=redis://….
-bench-webhooks: export ENV_FILE =
-bench-webhooks: export SECRET_KEY ?= insecure-bench-only-key
-bench-webhooks: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-webhooks: export SQLITE_PATH ?= $(CURDIR)/.data/bench/webhooks.sqlite3
-bench-webhooks: export SECURE_SSL_REDIRECT ?= 0
-bench-webhooks: export STATIC_MANIFEST ?= 0
 bench-webhooks: $(VENV)/.dev-installed
-	env $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.webhooks
+	$(BENCH_ENV) $(PY) -m bench.webhooks
 
 # Grounded replies' cost: chunks of demo tickets classified by the keyword chain with KB_TOP_K=5 and 0 side by
 # side, and the retrieval alone: bench/results/grounding-<database>.json. Embedded default, or BENCH_DB=postgresql://….
-bench-grounding: export ENV_FILE =
-bench-grounding: export SECRET_KEY ?= insecure-bench-only-key
-bench-grounding: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-grounding: export SQLITE_PATH ?= $(CURDIR)/.data/bench/grounding.sqlite3
-bench-grounding: export SECURE_SSL_REDIRECT ?= 0
-bench-grounding: export STATIC_MANIFEST ?= 0
 bench-grounding: $(VENV)/.dev-installed
-	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.grounding
+	$(BENCH_ENV) $(PY) -m bench.grounding
 
 # The classification drain with similar tickets off and on, side by side (issue 16): real workers (classification,
 # and similarity on its own queue), realistic text over a background of classified tickets; the ratio and the
 # similarity queue's own rate in bench/results/similarity-<database>.json. Embedded default, or
 # BENCH_DB=postgresql://… BENCH_REDIS=redis://… (a database of its own: the bench deletes the tickets it adds).
-bench-similarity: export ENV_FILE =
-bench-similarity: export SECRET_KEY ?= insecure-bench-only-key
-bench-similarity: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-similarity: export SQLITE_PATH ?= $(CURDIR)/.data/bench/similarity.sqlite3
-bench-similarity: export SECURE_SSL_REDIRECT ?= 0
-bench-similarity: export STATIC_MANIFEST ?= 0
 bench-similarity: $(VENV)/.dev-installed
-	env -u CELERY_BROKER_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.similarity $(BENCH_SIMILARITY_ARGS)
+	$(BENCH_ENV) $(PY) -m bench.similarity $(BENCH_SIMILARITY_ARGS)
 
 # Knowledge-base search at 10,000 generated articles (p50/p95 of retrieval.search and the API, recall of the
 # labeled set among them): bench/results/kb-<database>.json. Embedded default, or BENCH_DB=postgresql://….
-bench-kb: export ENV_FILE =
-bench-kb: export SECRET_KEY ?= insecure-bench-only-key
-bench-kb: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-kb: export SQLITE_PATH = $(CURDIR)/.data/bench/kb.sqlite3
-bench-kb: export SECURE_SSL_REDIRECT ?= 0
-bench-kb: export STATIC_MANIFEST ?= 0
 bench-kb: $(VENV)/.dev-installed
-	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.kb
+	$(BENCH_ENV) $(PY) -m bench.kb
 
 # The learned classifier alone (training, accuracy on BANKING77, prediction time): bench/results/learned.json.
-bench-learned: export ENV_FILE =
-bench-learned: export SECRET_KEY ?= insecure-bench-only-key
-bench-learned: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-learned: $(VENV)/.dev-installed
 	$(PY) -m bench.learned
 
@@ -146,29 +125,20 @@ bench-learned: $(VENV)/.dev-installed
 # minutes), or on a dedicated PostgreSQL database: make bench-scale BENCH_DB=postgresql://…/supportintel_bench
 # (filled by COPY with the indexes built once at the end: about 6 minutes for a million). BENCH_SCALE_ROWS=N for
 # another size; BENCH_SCALE_SIMILAR_ONLY=1 for the similar-ticket lookups alone.
-bench-scale: export ENV_FILE =
-bench-scale: export SECRET_KEY ?= insecure-bench-only-key
-bench-scale: export DATA_DIR ?= $(CURDIR)/.data/bench
 bench-scale: export SQLITE_PATH = $(CURDIR)/.data/bench/scale.sqlite3
-bench-scale: export SECURE_SSL_REDIRECT ?= 0
-bench-scale: export STATIC_MANIFEST ?= 0
 bench-scale: $(VENV)/.dev-installed
-	env -u REDIS_URL $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(PY) -m bench.scale
+	$(BENCH_ENV) $(PY) -m bench.scale
 
 # Analysis runs: themes on BANKING77 (purity, coverage) and runs of 10,000 and 100,000 tickets on a real
 # worker (-Q analysis, prefork, 2 processes), on a SQLite file of its own and the embedded broker, or on a
 # dedicated PostgreSQL database (its tickets are emptied) and Redis: make bench-analysis
 # BENCH_DB=postgresql://…/supportintel_bench BENCH_REDIS=redis://…/N. BENCH_ANALYSIS_SIZES=10000 (or empty:
 # themes only). Figures in bench/results/analysis[-postgresql].json (docs/ANALYSIS.md).
-bench-analysis: export ENV_FILE =
-bench-analysis: export SECRET_KEY ?= insecure-bench-only-key
-bench-analysis: export DATA_DIR ?= $(CURDIR)/.data/bench-analysis
+bench-analysis: export DATA_DIR = $(CURDIR)/.data/bench-analysis
 bench-analysis: export SQLITE_PATH = $(CURDIR)/.data/bench-analysis/analysis.sqlite3
-bench-analysis: export SECURE_SSL_REDIRECT ?= 0
-bench-analysis: export STATIC_MANIFEST ?= 0
 bench-analysis: $(VENV)/.dev-installed
 	mkdir -p $(DATA_DIR)
-	env $(if $(BENCH_DB),DATABASE_URL=$(BENCH_DB),-u DATABASE_URL) $(if $(BENCH_REDIS),REDIS_URL=$(BENCH_REDIS),-u REDIS_URL) $(PY) -m bench.analysis
+	$(BENCH_ENV) $(PY) -m bench.analysis
 
 # Faults injected into the production stack (gunicorn, prefork worker, beat) on private PostgreSQL and Redis
 # servers: frozen and killed Redis, a database outage, killed workers. Figures in bench/results/faults.json.

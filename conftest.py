@@ -228,11 +228,11 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def _purge_queues() -> None:
-    from supportintel.celery_app import app
+    from supportintel.celery_app import all_queues, app
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("classification", "default", "events", "analysis", "similarity"):
+        for queue in all_queues().split(","):
             channel.queue_purge(queue)  # type: ignore[attr-defined]  # kombu's Channel has it
 
 
@@ -247,11 +247,13 @@ def celery_worker_process(
         concurrency: int = 1,
         beat: bool = False,
         pool: str = "prefork",
-        queues: str = "classification,default,events,analysis,similarity",
+        queues: str = "",
         **env: str,
     ) -> subprocess.Popen[bytes]:
         """`concurrency` pool processes (or threads, with `pool="threads"`); with `beat`, the worker also runs
         the beat schedule (`-B`); `queues`: the queues it consumes (every one by default)."""
+        from supportintel.celery_app import all_queues
+
         _purge_queues()
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
         log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -266,7 +268,7 @@ def celery_worker_process(
                 "supportintel",
                 "worker",
                 "-Q",
-                queues,
+                queues or all_queues(),
                 "-c",
                 str(concurrency),
                 *schedule,

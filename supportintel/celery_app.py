@@ -21,6 +21,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def all_queues() -> str:
+    """Every queue a task is routed to, comma-separated, classification's first: what one worker that does all
+    the work consumes (`make run`'s, the tests')."""
+    from django.conf import settings
+
+    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
+    return ",".join(dict.fromkeys([*routed, settings.CELERY_TASK_DEFAULT_QUEUE]))
+
+
 def ensure_broker_folders() -> None:
     """The filesystem transports need their folders to exist before anyone publishes or consumes."""
     options = app.conf.broker_transport_options or {}

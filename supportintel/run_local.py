@@ -81,8 +81,9 @@ def _commands(args: argparse.Namespace) -> tuple[list[Child], dict[str, str]]:
             OPENAI_API_KEY="fake",
             LLM_MODEL="fake-classifier",
         )
-    queues = "classification,default,events,analysis,similarity"  # every queue: one worker does all the work here
-    worker = [python, "-m", "celery", "-A", "supportintel", "worker", "-B", "-Q", queues]
+    from supportintel.celery_app import all_queues
+
+    worker = [python, "-m", "celery", "-A", "supportintel", "worker", "-B", "-Q", all_queues()]
     worker += ["-c", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     children.append(Child("worker", worker))
     children.append(Child("web", [python, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"]))

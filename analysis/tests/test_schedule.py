@@ -42,6 +42,8 @@ def test_the_weekly_task_starts_a_run_over_last_week(published, django_capture_o
     ],
 )
 def test_analysis_tasks_have_their_own_queue(task: str, queue: str) -> None:
+    app.loader.import_default_modules()  # the tasks registered, as in a worker
+    assert task in app.tasks  # a renamed task fails here, not silently routed by the "analysis.*" glob
     assert app.amqp.router.route({}, task)["queue"].name == queue
 
 
@@ -64,4 +66,6 @@ def test_the_analysis_queue_has_workers_in_compose_and_make_run() -> None:
     assert "analysis" not in by_service["worker"]  # classification's workers never take a run
     args = argparse.Namespace(host="127.0.0.1", port=8000, llm="", fake_llm_port=8100)
     [worker] = [child for child in run_local._commands(args)[0] if child.name == "worker"]
-    assert "analysis" in _queues_after_q(worker.command)
+    # make run's single worker consumes every queue a task is routed to, the analysis and similarity ones included.
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    assert _queues_after_q(worker.command) == routed and {"analysis", "similarity"} <= routed
