@@ -12,7 +12,6 @@ with the 10,000 generated articles as distractors."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import statistics
@@ -184,14 +183,11 @@ def _fill(count: int) -> None:
         print(f"generated {count - have} articles in {time.perf_counter() - started:.0f} s")
 
 
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 1)
-
-
 def _timed(runs: dict[str, Any], questions: list[str]) -> dict[str, dict[str, float]]:
     """Each variant timed on each question in turn (interleaved, so a shared machine's load falls on all
     alike), PASSES times over the questions."""
+    from bench.scale import _percentile
+
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(PASSES):
         for question in questions:
