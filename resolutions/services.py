@@ -26,6 +26,7 @@ from classification import services as classification
 from classification.keywords.reply import render_reply
 from classification.models import Category, Classification, FallbackReason
 from knowledge import grounding
+from knowledge.models import Article
 from resolutions import defaults
 from resolutions.models import EDITABLE_FIELDS, Draft, DraftSource, DraftStatus, Specialist
 from tickets import workflow
@@ -61,6 +62,16 @@ def _citation(source: grounding.Source) -> dict[str, Any]:
         "heading": source.heading,
         "page": source.page,
     }
+
+
+def shown_citations(draft: Draft) -> list[dict[str, Any]]:
+    """The draft's citations as the ticket page's citation list shows them (tickets/partials/citations.html): an
+    article deleted since has no link (one query for the draft)."""
+    ids = {c["article_id"] for c in draft.citations if c.get("article_id")}
+    existing = set(Article.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    return [
+        {**c, "article_id": c.get("article_id") if c.get("article_id") in existing else None} for c in draft.citations
+    ]
 
 
 def _cited(numbers: list[int], reply: str, sources: list[grounding.Source]) -> list[grounding.Source]:

@@ -50,6 +50,7 @@ def panel_context(
     return {
         "ticket": ticket,
         "draft": draft,
+        "citations": services.shown_citations(draft) if draft is not None else [],
         "form": form or _form_for(draft),
         "waiting": _waiting(ticket, draft),
         "error": error,

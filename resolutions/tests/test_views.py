@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from knowledge.tests.factories import article
 from resolutions.models import DraftStatus
 from resolutions.tests.factories import DraftFactory
 from tickets.models import Status
@@ -25,17 +26,28 @@ def _decide_url(draft) -> str:
 
 
 def test_the_ticket_page_shows_the_draft_its_sources_and_the_decision_form(agent_client):
+    refunds = article("Refunds", "## Policy\n\nRefunds take five days.")
+    gone = article("Old pricing", "## Plans\n\nRetired.")
     draft = DraftFactory.create(
         citations=[
-            {"n": 1, "article_id": 5, "chunk_id": 9, "rank": 1, "title": "Refunds", "heading": "Policy", "page": 2}
+            {"n": 1, "article_id": refunds.pk, "chunk_id": 9, "rank": 1, "title": "Refunds", "heading": "Policy"}
+            | {"page": 2},
+            {"n": 2, "article_id": gone.pk, "chunk_id": 10, "rank": 2, "title": "Old pricing", "heading": "Plans"}
+            | {"page": None},
         ]
     )
+    gone_id = gone.pk
+    gone.delete()
 
     html = agent_client.get(f"/tickets/{draft.ticket_id}/").content.decode()
 
     assert f'id="ticket-{draft.ticket_id}-resolution"' in html and "Specialist resolution" in html
     assert draft.diagnosis in html and "Refund the second charge." in html
-    assert 'href="/api/v1/kb/articles/5/"' in html and "page 2" in html
+    assert f'href="/api/v1/kb/articles/{refunds.pk}/"' in html and "page 2" in html
+    # An article deleted since the draft was written is named, not linked.
+    assert (
+        f"/api/v1/kb/articles/{gone_id}/" not in html and 'Old pricing <small class="muted">(deleted)</small>' in html
+    )
     assert (
         'value="accept"' in html
         and 'value="reject"' in html
