@@ -23,7 +23,7 @@ from audit import services as audit
 from audit.models import Action
 from classification import breaker, llm
 from classification import services as classification
-from classification.keywords.reply import render_reply
+from classification.keywords.reply import render_reply, with_tone
 from classification.models import Category, Classification, FallbackReason
 from knowledge import grounding
 from knowledge.models import Article
@@ -245,7 +245,7 @@ def _template_answer(
         source=DraftSource.TEMPLATE,
         diagnosis=diagnosis.strip(),
         steps=steps,
-        reply=f"{reply}\n\n{grounded}" if grounded else reply,
+        reply=with_tone(reply, "friendly", grounded),  # as written, the grounded paragraph before the sign-off
         can_close=False,
         citations=[_citation(source) for source in cited],
         fallback_reason=reason,

@@ -103,6 +103,7 @@ def test_without_an_llm_the_draft_is_the_reply_template_and_the_best_articles(re
     assert draft.reply.startswith("Hi Dana") and 'From our help centre ("Refunds › Refund policy")' in draft.reply
     assert "refunded within 5 business days" in draft.reply  # the best passage, quoted
     assert 'See also: "Invoices"' in draft.reply and "{amount}" not in draft.reply
+    assert draft.reply.endswith("Best regards,\nSupport")  # the articles come before the sign-off
     assert [c["article_id"] for c in draft.citations] == [refund_articles[0].pk, refund_articles[1].pk]
     assert draft.steps[0] == "Read Refunds › Refund policy." and not draft.can_close
 
