@@ -240,8 +240,11 @@ def _purge_queues() -> None:
 def celery_worker_process(
     default_taxonomy: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start a real `celery worker` process on the configured broker and the test database."""
+    """Start a real `celery worker` process on the configured broker and the test database. The queues are
+    purged once, before the test: what an earlier test left is gone, what this test publishes before it starts
+    a worker stays for it."""
     processes: list[subprocess.Popen[bytes]] = []
+    _purge_queues()
 
     def start(
         concurrency: int = 1,
@@ -254,7 +257,6 @@ def celery_worker_process(
         the beat schedule (`-B`); `queues`: the queues it consumes (every one by default)."""
         from supportintel.celery_app import all_queues
 
-        _purge_queues()
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
         log = open(Path(settings.DATA_DIR) / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
         # A fresh schedule file: one left by an earlier run would carry its last-run times.
