@@ -331,7 +331,9 @@ def test_search_matches_the_customer_and_marks_the_words(open_page, agent, size)
     page.goto(page.base + "/tickets/")
     page.keyboard.press("/")
     page.keyboard.type("okafor")
-    page.wait_for_function("!document.querySelector('#ticket-list').innerText.includes('Other thing')")
+    # Each keystroke may answer on its own ("okafo" already leaves one row): wait for the whole word's answer.
+    page.wait_for_url("**search=okafor**")
+    page.wait_for_function("(document.querySelector('#ticket-rows mark') || {}).innerText === 'Okafor'")
     assert _list_rows(page) == ["Wrong invoice"] and page.inner_text("#ticket-rows mark") == "Okafor"
 
 
