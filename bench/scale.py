@@ -146,6 +146,11 @@ def _rows(count: int, start: int, rng: random.Random, now: datetime, agent_id: i
             "state": state,
             "state_changed": created + timedelta(hours=5) if state != "open" else None,
             "state_changed_by_id": None,
+            "resolved_by": "specialist"
+            if state == "resolved" and rng.random() < 0.2
+            else "human"
+            if state == "resolved"
+            else "",
             "assignee_id": agent_id if state != "resolved" and rng.random() < 0.33 else None,
             "customer_name": rng.choice(_CUSTOMERS),
             "created": created,
