@@ -174,6 +174,18 @@ def _commit_asynchronously() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def yields_to_classification(waiting_since: float, now: float) -> bool:
+    """Whether a chunk's similarity work should wait: more than SIMILARITY_YIELD_BACKLOG tickets are queued or
+    being classified, and it has waited less than SIMILARITY_YIELD_MAX_SECONDS (`waiting_since`, `now`: epoch
+    seconds). Similar tickets are found on demand meanwhile; classification is what a burst must not wait for.
+    One bounded count on the (status, status_changed) index."""
+    threshold = settings.SIMILARITY_YIELD_BACKLOG
+    if threshold <= 0 or now - waiting_since >= settings.SIMILARITY_YIELD_MAX_SECONDS:
+        return False
+    waiting = Ticket.objects.filter(status__in=[Status.QUEUED, Status.PROCESSING]).values("pk")[: threshold + 1]
+    return waiting.count() > threshold
+
+
 def process_classified(ticket_ids: Sequence[int]) -> None:
     """After classification, for a chunk of tickets: their similar tickets found (one text search for the
     chunk) and stored, their likely duplicates flagged (one transaction for both), and each ticket joined to

@@ -521,6 +521,13 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 
 # Similar tickets, duplicates and incidents (issue 16): worked out by the worker after classification.
 SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
+# Similarity yields to classification: while more than SIMILARITY_YIELD_BACKLOG tickets are queued or being
+# classified (a burst, an import), a chunk's similarity work waits, looking again every
+# SIMILARITY_YIELD_STEP_SECONDS, for at most SIMILARITY_YIELD_MAX_SECONDS; then it runs whatever the backlog.
+# On shared cores the drain keeps its pace (docs/SIMILARITY.md); 0 turns the wait off.
+SIMILARITY_YIELD_BACKLOG = env_int("SIMILARITY_YIELD_BACKLOG", 200)
+SIMILARITY_YIELD_STEP_SECONDS = env_float("SIMILARITY_YIELD_STEP_SECONDS", 1.0)
+SIMILARITY_YIELD_MAX_SECONDS = env_float("SIMILARITY_YIELD_MAX_SECONDS", 60.0)
 # The knowledge base (knowledge/): chunks returned per search, and the largest file an upload or import takes.
 KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_FILE_BYTES = env_int("KB_MAX_FILE_BYTES", 10 * 1024 * 1024)
