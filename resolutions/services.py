@@ -253,19 +253,17 @@ def _template_answer(
     )
 
 
-def _answer(ticket: Ticket, row: Classification, specialist: Specialist | None) -> _Answer:
-    category = Category.objects.filter(slug=row.category).first()
-    sources = grounding.retrieve(ticket.subject, ticket.body)
+def _answer(job: _Job, sources: list[grounding.Source]) -> _Answer:
     try:
-        return _ask_specialist(ticket, row, category, specialist, sources)
+        return _ask_specialist(job.ticket, job.row, job.category, job.specialist, sources)
     except pybreaker.CircuitBreakerError as exc:
         cause = breaker.original_error(exc)
         reason, detail = (cause.reason, str(cause)) if cause is not None else (FallbackReason.BREAKER_OPEN, str(exc))
     except llm.LLMError as exc:
         reason, detail = exc.reason, str(exc)
     if reason != FallbackReason.NOT_CONFIGURED:
-        logger.warning("ticket %s: specialist draft from the template (%s)", ticket.pk, reason)
-    return _template_answer(ticket, row, category, sources, reason, detail)
+        logger.warning("ticket %s: specialist draft from the template (%s)", job.ticket.pk, reason)
+    return _template_answer(job.ticket, job.row, job.category, sources, reason, detail)
 
 
 def _store(draft: Draft, answer: _Answer) -> Draft | None:
@@ -281,45 +279,95 @@ def _store(draft: Draft, answer: _Answer) -> Draft | None:
     return draft
 
 
-def draft_resolution(ticket_id: int) -> Draft | None:
-    """Draft the resolution of one classified ticket, once per classification: None when drafts are off, the
-    ticket is missing, not classified, resolved already, its category's specialist is inactive, or this
-    classification was drafted (or is being drafted) already. Safe to run twice; a draft left `drafting` by
-    a worker that died is taken over once stale."""
-    if not settings.RESOLUTION_ENABLED:
-        return None
-    ticket = Ticket.objects.filter(pk=ticket_id, status=Status.CLASSIFIED).exclude(state=WorkState.RESOLVED).first()
-    row = ticket.classifications.order_by("-created", "-id").first() if ticket is not None else None
-    if ticket is None or row is None:
-        logger.info("ticket %s: no draft (missing, not classified, or resolved)", ticket_id)
-        return None
-    specialist = Specialist.objects.filter(category__slug=row.category).first()
-    if specialist is not None and not specialist.active:
-        return None
-    draft = _claim(ticket, row, specialist)
+@dataclass(frozen=True)
+class _Job:
+    """What drafting one ticket reads: the ticket, its latest classification, its category's specialist (None:
+    the general instructions) and the category."""
+
+    ticket: Ticket
+    row: Classification
+    specialist: Specialist | None
+    category: Category | None
+
+
+def _jobs(ticket_ids: list[int]) -> dict[int, _Job]:
+    """The tickets to draft, by id, in four queries for the chunk: classified and not resolved, with a
+    classification, their category's specialist active (or none)."""
+    tickets = {
+        t.pk: t
+        for t in Ticket.objects.filter(pk__in=ticket_ids, status=Status.CLASSIFIED).exclude(state=WorkState.RESOLVED)
+    }
+    latest: dict[int, Classification] = {}
+    for row in Classification.objects.filter(ticket__in=list(tickets)).order_by("-created", "-id"):
+        latest.setdefault(row.ticket_id, row)
+    slugs = {row.category for row in latest.values()}
+    specialists = {
+        s.category.slug: s for s in Specialist.objects.filter(category__slug__in=slugs).select_related("category")
+    }
+    categories = {c.slug: c for c in Category.objects.filter(slug__in=slugs)}
+    jobs: dict[int, _Job] = {}
+    for pk, row in latest.items():
+        specialist = specialists.get(row.category)
+        if specialist is None or specialist.active:
+            jobs[pk] = _Job(tickets[pk], row, specialist, categories.get(row.category))
+    return jobs
+
+
+def _draft(job: _Job, sources: list[grounding.Source]) -> Draft | None:
+    draft = _claim(job.ticket, job.row, job.specialist)
     if draft is None:
-        logger.info("ticket %s: classification %s drafted already (or being drafted)", ticket_id, row.pk)
+        logger.info("ticket %s: classification %s drafted already (or being drafted)", job.ticket.pk, job.row.pk)
         return None
     try:
-        stored = _store(draft, _answer(ticket, row, specialist))
+        stored = _store(draft, _answer(job, sources))
     except BaseException:
         # The retry drafts it afresh (unless another worker took the claim over meanwhile).
         Draft.objects.filter(pk=draft.pk, status=DraftStatus.DRAFTING, updated=draft.updated).delete()
         raise
     if stored is not None:
-        logger.info("ticket %s: resolution draft %s (%s)", ticket_id, stored.pk, stored.source)
+        logger.info("ticket %s: resolution draft %s (%s)", job.ticket.pk, stored.pk, stored.source)
     return stored
 
 
-def draft_resolutions(ticket_ids: list[int], *, deadline: float | None = None) -> list[int]:
-    """Draft each ticket's resolution in turn (one LLM call each at most). Past `deadline` (time.monotonic())
-    no further ticket is started: the ids not started are returned, for the caller to publish again."""
+def _draft_many(ticket_ids: list[int], deadline: float | None) -> tuple[dict[int, Draft], list[int]]:
+    """The drafts made, by ticket id, and the ids not started (past `deadline`, time.monotonic()). The chunk's
+    tickets, classifications, specialists and categories load in four queries and its sources in one
+    retrieval (knowledge.grounding.retrieve_many); then each ticket is claimed, answered (one LLM call at most)
+    and stored in turn."""
+    if not settings.RESOLUTION_ENABLED:
+        return {}, []
+    jobs = _jobs(ticket_ids)
+    for ticket_id in ticket_ids:
+        if ticket_id not in jobs:
+            logger.info("ticket %s: no draft (missing, not classified, resolved, or specialist inactive)", ticket_id)
+    wanted = [pk for pk in dict.fromkeys(ticket_ids) if pk in jobs]
+    found = grounding.retrieve_many([(jobs[pk].ticket.subject, jobs[pk].ticket.body) for pk in wanted])
+    sources = dict(zip(wanted, found, strict=True))
+    drafts: dict[int, Draft] = {}
     for index, ticket_id in enumerate(ticket_ids):
         if deadline is not None and time.monotonic() > deadline:
             logger.info("%d tickets left for another drafting task: the time limit is near", len(ticket_ids) - index)
-            return list(ticket_ids[index:])
-        draft_resolution(ticket_id)
-    return []
+            return drafts, list(ticket_ids[index:])
+        if ticket_id in jobs and ticket_id not in drafts:
+            draft = _draft(jobs[ticket_id], sources[ticket_id])
+            if draft is not None:
+                drafts[ticket_id] = draft
+    return drafts, []
+
+
+def draft_resolution(ticket_id: int) -> Draft | None:
+    """Draft the resolution of one classified ticket, once per classification: None when drafts are off, the
+    ticket is missing, not classified, resolved already, its category's specialist is inactive, or this
+    classification was drafted (or is being drafted) already. Safe to run twice; a draft left `drafting` by
+    a worker that died is taken over once stale."""
+    return _draft_many([ticket_id], None)[0].get(ticket_id)
+
+
+def draft_resolutions(ticket_ids: list[int], *, deadline: float | None = None) -> list[int]:
+    """`draft_resolution` for a chunk of tickets, its reads batched (`_draft_many`). Past `deadline`
+    (time.monotonic()) no further ticket is started: the ids not started are returned, for the caller to
+    publish again."""
+    return _draft_many(list(ticket_ids), deadline)[1]
 
 
 # ---- decisions ------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from classification import services as classification
@@ -230,3 +232,21 @@ def test_a_worker_whose_claim_was_taken_over_writes_nothing(fake_llm, monkeypatc
 
     assert services.draft_resolution(ticket.pk) is None
     assert taken_over and Draft.objects.get(ticket=ticket).status == DraftStatus.DRAFTING
+
+
+def _queries_to_draft(count: int) -> int:
+    ids = [_classified().pk for _ in range(count)]
+    with CaptureQueriesContext(connection) as captured:
+        assert services.draft_resolutions(ids) == []
+    assert Draft.objects.filter(ticket__in=ids, status=DraftStatus.PROPOSED).count() == count
+    return len(captured)
+
+
+def test_a_chunk_loads_its_tickets_specialists_and_sources_once(refund_articles):
+    # Without the LLM (template drafts): what grows with the chunk is each ticket's claim and its stored answer.
+    _queries_to_draft(1)  # the knowledge base's table statistics, read once per process
+    one, two, five = _queries_to_draft(1), _queries_to_draft(2), _queries_to_draft(5)
+
+    per_ticket = two - one
+    assert per_ticket == 4  # the claim (an INSERT in a savepoint) and the answer's UPDATE; 10 before batching
+    assert five - one == 4 * per_ticket  # the reads and the retrieval do not grow with the chunk
