@@ -13,17 +13,20 @@ wheel, full text alone ranks."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from knowledge import embedding, vectors
 from knowledge.models import Chunk
 from search.backends import fts5_query, pg_query, terms
+
+logger = logging.getLogger(__name__)
 
 # The indexed expression (migration knowledge/0002): queries repeat it exactly for the index to serve.
 PG_VECTOR = (
@@ -180,15 +183,26 @@ def _full_text_many(queries: list[list[str]], limit: int, using: str) -> list[li
 
 
 def _similarities(question: np.ndarray | None, chunks: Sequence[Chunk]) -> np.ndarray | None:
-    """The cosine of the question's vector with each chunk's; None without the vectors. A chunk stored without
-    its vector (written while the wheel was missing) gets it computed here."""
-    if question is None:
+    """The cosine of the question's vector with each chunk's; None without the vectors (or a chunk's)."""
+    stored = [c.embedding for c in chunks]
+    if question is None or any(vector is None for vector in stored):
         return None
+    return np.stack([embedding.from_bytes(vector) for vector in stored if vector is not None]) @ question
+
+
+def _fill_vectors(chunks: Sequence[Chunk], using: str) -> None:
+    """Give the chunks stored without their vector (written while the wheel was missing) their vector, once for
+    a search's whole batch, and store it, so the next search reads it instead of computing it again."""
     missing = [c for c in chunks if c.embedding is None]
     computed = embedding.embed([embedding.chunk_text(c.article.title, c.heading, c.text) for c in missing])
-    fresh = {c.pk: row for c, row in zip(missing, computed if computed is not None else [], strict=True)}
-    matrix = np.stack([fresh[c.pk] if c.embedding is None else embedding.from_bytes(c.embedding) for c in chunks])
-    return matrix @ question
+    if not missing or computed is None:
+        return
+    for chunk, row in zip(missing, computed, strict=True):
+        chunk.embedding = embedding.to_bytes(row)
+    try:
+        Chunk.objects.using(using).bulk_update(missing, ["embedding"])
+    except DatabaseError as exc:  # a read-only connection, a lock: computed again next time, nothing lost
+        logger.warning("knowledge: %d chunk vectors computed but not stored: %s", len(missing), exc)
 
 
 def _with_nearest(
@@ -254,6 +268,8 @@ def rank_many(
         .defer("article__body")
         .in_bulk({pk for rows in candidates for pk, _ in rows})
     )
+    if questions is not None:
+        _fill_vectors(list(chunks.values()), using)
     for q, n in enumerate(asked):
         question = None if questions is None else questions[q]
         hits[n] = _fused(candidates[q], chunks, question, k, semantic_weight)

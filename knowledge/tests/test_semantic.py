@@ -26,13 +26,17 @@ def test_chunks_are_stored_with_unit_vectors():
     assert vector.shape == (256,) and abs(float(np.linalg.norm(vector)) - 1) < 0.01
 
 
-def test_a_chunk_without_its_vector_gets_it_computed_when_read():
+def test_a_chunk_without_its_vector_gets_it_computed_and_stored_when_read():
     saved = article("Refunds", "## Refund window\n\nWe refund any charge within 30 days.")
     with_vector = retrieval.search("refund my charge")[0]
+    stored = saved.chunks.get().embedding
     Chunk.objects.filter(article=saved).update(embedding=None)
+
     without = retrieval.search("refund my charge")[0]
-    assert without.chunk.embedding is None
+
     assert without.similarity == pytest.approx(with_vector.similarity, abs=0.01)
+    again = saved.chunks.get().embedding
+    assert again is not None and stored is not None and bytes(again) == bytes(stored)  # the next search reads it
 
 
 def test_meaning_reranks_what_words_alone_rank_wrong():
