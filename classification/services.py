@@ -33,7 +33,7 @@ from customers import context as customer_context
 from customers import rules as customer_rules
 from events import outbox
 from events.models import EventType
-from knowledge import grounding
+from knowledge import gaps, grounding
 from knowledge.models import Article, Chunk
 from supportintel import logcontext
 from tickets.models import SLA, Priority, Source, Status, Ticket
@@ -738,6 +738,7 @@ def _classify_claimed(
     chain = _Chain()
     chain.read_customers(tickets)  # two aggregate queries for the chunk, and the customers seen for the first time
     chain.read_sources(tickets)  # two queries for the chunk: its knowledge-base sources
+    gaps.record(chain.sources)  # and one write: their content-gap scores
     if chain.calls_llm():
         return _classify_on_llm_threads(tickets, claimed_at, deadline, chain)
     if chain.learned is not None:

@@ -5,12 +5,13 @@ A ticket's score is the similarity of the best chunk retrieval finds for its sub
 matched), kept in a TicketMatch row. `refresh` scores a period's tickets that have no row yet, or whose row is
 older than the newest article write, a bounded batch at a time (the page and the API call it before reading,
 `manage.py kb_gaps` runs it to the end), searching with the text a reply is grounded on (grounding.query_text).
-`report` reads the rows: a ticket is a gap below settings.KB_GAP_SIMILARITY."""
+The classification stores the scores of the tickets it grounds (`record`), so most tickets are scored before
+the report is opened. `report` reads the rows: a ticket is a gap below settings.KB_GAP_SIMILARITY."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,13 +31,14 @@ BATCH = 100
 EXAMPLES = 5
 
 
-def _match(ticket_id: int, hits: Sequence[retrieval.Hit], now: datetime) -> TicketMatch:
-    best = max(hits, key=lambda h: h.similarity or 0.0, default=None)
-    similarity = (best.similarity or 0.0) if best is not None else 0.0
+def _match(ticket_id: int, found: Sequence[tuple[float | None, int]], now: datetime) -> TicketMatch:
+    """The ticket's score from what retrieval found for it, (similarity, article id) per chunk: the best
+    similarity (0 when nothing matched) and its article."""
+    best = max(found, key=lambda pair: pair[0] or 0.0, default=None)
     return TicketMatch(
         ticket_id=ticket_id,
-        similarity=similarity,
-        article_id=best.chunk.article_id if best is not None else None,
+        similarity=(best[0] or 0.0) if best is not None else 0.0,
+        article_id=best[1] if best is not None else None,
         computed=now,
     )
 
@@ -65,8 +67,29 @@ def score(tickets: Iterable[Ticket]) -> int:
     for start in range(0, len(tickets), BATCH):
         batch = tickets[start : start + BATCH]
         found = retrieval.search_many([grounding.query_text(t.subject, t.body) for t in batch])
-        _save([_match(t.pk, hits, now) for t, hits in zip(batch, found, strict=True)])
+        _save(
+            [
+                _match(t.pk, [(hit.similarity, hit.chunk.article_id) for hit in hits], now)
+                for t, hits in zip(batch, found, strict=True)
+            ]
+        )
     return len(tickets)
+
+
+def record(sources: Mapping[int | None, Sequence[grounding.Source]]) -> None:
+    """Store the scores of tickets whose sources were just retrieved (the classification's grounding, the same
+    search `score` runs), so the report finds them scored: one write for them all. Unsaved tickets (None) are
+    skipped, and nothing is stored with grounding off (KB_TOP_K 0: nothing was searched)."""
+    if settings.KB_TOP_K <= 0:
+        return
+    now = timezone.now()
+    matches = [
+        _match(pk, [(source.similarity, source.article_id) for source in found], now)
+        for pk, found in sources.items()
+        if pk is not None
+    ]
+    if matches:
+        _save(matches)
 
 
 def refresh(since: datetime, until: datetime, limit: int | None = None) -> tuple[int, int]:

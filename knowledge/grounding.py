@@ -64,6 +64,8 @@ class Source:
     # The article's category slug ("" for none): a reply written without a model only uses articles of the
     # ticket's category or of none.
     category: str = ""
+    # The cosine of the ticket's and the chunk's vectors (None without the vectors): the content-gap score.
+    similarity: float | None = None
 
     @property
     def rank(self) -> int:
@@ -95,6 +97,7 @@ def _sources(hits: list[retrieval.Hit]) -> list[Source]:
             score=round(hit.score, 6),
             text=hit.chunk.text,
             category=hit.chunk.article.category,
+            similarity=hit.similarity,
         )
         for n, hit in enumerate(hits, start=1)
     ]

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from classification import services as classification
 from knowledge import demo, gaps, grounding, retrieval
 from knowledge.models import TicketMatch
 from knowledge.tests.factories import article
@@ -107,3 +108,28 @@ def test_the_command_scores_everything_and_prints_the_report(desk):
     call_command("kb_gaps", "--days", "90", stdout=out)
     text = out.getvalue()
     assert "3 tickets scored; 2 of 3 are gaps" in text and f"#{desk['gap'].pk}" in text
+
+
+def test_classification_stores_the_scores_of_the_tickets_it_grounds(desk, default_taxonomy, settings):
+    queued = [
+        TicketFactory.create(subject="Charged twice", body="The same payment is on my card two times, refund one."),
+        TicketFactory.create(subject=PARCEL[0], body=PARCEL[1]),
+    ]
+    classification.classify_tickets([t.pk for t in queued])
+    stored = {m.ticket_id: (m.similarity, m.article_id) for m in TicketMatch.objects.filter(ticket__in=queued)}
+    TicketMatch.objects.all().delete()
+
+    assert gaps.score(queued) == 2  # what the report's own scoring finds: the same search, the same scores
+    rescored = {m.ticket_id: (m.similarity, m.article_id) for m in TicketMatch.objects.filter(ticket__in=queued)}
+    assert stored.keys() == rescored.keys() == {t.pk for t in queued}
+    for pk, (similarity, article_id) in stored.items():
+        assert similarity == pytest.approx(rescored[pk][0], abs=1e-6) and article_id == rescored[pk][1]
+    assert stored[queued[0].pk][0] > settings.KB_GAP_SIMILARITY > stored[queued[1].pk][0]  # answered; a gap
+
+
+def test_with_grounding_off_classification_stores_no_score(desk, default_taxonomy, settings):
+    settings.KB_TOP_K = 0
+    ticket = TicketFactory.create(subject="Charged twice", body="Refund the second payment please.")
+    classification.classify_tickets([ticket.pk])
+
+    assert not TicketMatch.objects.filter(ticket=ticket).exists()  # nothing was searched: no false gap
