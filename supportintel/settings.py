@@ -521,12 +521,12 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 
 # Similar tickets, duplicates and incidents (issue 16): worked out by the worker after classification.
 SIMILARITY_ENABLED = env_bool("SIMILARITY_ENABLED", True)
-# Similarity yields to classification: while more than SIMILARITY_YIELD_BACKLOG tickets are queued or being
-# classified (a burst, an import), a chunk's similarity work waits, looking again every
-# SIMILARITY_YIELD_STEP_SECONDS, for at most SIMILARITY_YIELD_MAX_SECONDS; then it runs whatever the backlog.
-# On shared cores the drain keeps its pace (docs/SIMILARITY.md); 0 turns the wait off.
+# Similarity yields to classification (incidents/gate.py): while more than SIMILARITY_YIELD_BACKLOG tickets are
+# queued or being classified (a burst, an import), each worker that consumes the similarity queue stops
+# consuming it (looking every SIMILARITY_YIELD_STEP_SECONDS), for at most SIMILARITY_YIELD_MAX_SECONDS at a
+# time; the messages wait in the broker. On shared cores the drain keeps its pace (docs/SIMILARITY.md); 0: off.
 SIMILARITY_YIELD_BACKLOG = env_int("SIMILARITY_YIELD_BACKLOG", 200)
-SIMILARITY_YIELD_STEP_SECONDS = env_float("SIMILARITY_YIELD_STEP_SECONDS", 1.0)
+SIMILARITY_YIELD_STEP_SECONDS = env_float("SIMILARITY_YIELD_STEP_SECONDS", 0.25)
 SIMILARITY_YIELD_MAX_SECONDS = env_float("SIMILARITY_YIELD_MAX_SECONDS", 60.0)
 # The knowledge base (knowledge/): chunks returned per search, and the largest file an upload or import takes.
 KB_TOP_K = env_int("KB_TOP_K", 5)

@@ -7,6 +7,7 @@ import pytest
 
 from classification import tasks as classification_tasks
 from incidents import services
+from incidents.gate import Gate
 from incidents.models import SimilarTicket
 from incidents.tasks import process_classified_task
 from tickets.models import Status
@@ -58,31 +59,22 @@ def _backlog(count: int) -> None:
     TicketFactory.create_batch(count)  # queued: waiting for classification
 
 
-@pytest.mark.parametrize(
-    ("backlog", "threshold", "waited", "expected"),
-    [
-        (3, 2, 0.0, True),  # more than the threshold wait
-        (2, 2, 0.0, False),  # as many as the threshold do not
-        (3, 2, 60.0, False),  # never longer than SIMILARITY_YIELD_MAX_SECONDS
-        (3, 0, 0.0, False),  # 0: off
-    ],
-)
-def test_similarity_yields_to_a_classification_backlog_for_a_bounded_time(
-    settings: Any, backlog: int, threshold: int, waited: float, expected: bool
+@pytest.mark.parametrize(("backlog", "threshold", "expected"), [(3, 2, True), (2, 2, False), (3, 0, False)])
+def test_a_backlog_is_more_than_the_threshold_of_tickets_waiting_for_classification(
+    settings: Any, backlog: int, threshold: int, expected: bool
 ) -> None:
-    settings.SIMILARITY_YIELD_BACKLOG = threshold
-    settings.SIMILARITY_YIELD_MAX_SECONDS = 60.0
+    settings.SIMILARITY_YIELD_BACKLOG = threshold  # 0: off
     _backlog(backlog)
     TicketFactory.create_batch(5, classified=True)  # classified tickets are no backlog
 
-    assert services.yields_to_classification(1000.0, 1000.0 + waited) is expected
+    assert services.classification_backlog() is expected
 
 
 def test_tickets_being_classified_count_as_backlog(settings: Any) -> None:
     settings.SIMILARITY_YIELD_BACKLOG = 1
     TicketFactory.create_batch(2, status=Status.PROCESSING)
 
-    assert services.yields_to_classification(0.0, 0.0)
+    assert services.classification_backlog()
 
 
 def test_the_backlog_count_stops_at_the_threshold(settings: Any, django_assert_num_queries: Any) -> None:
@@ -90,5 +82,27 @@ def test_the_backlog_count_stops_at_the_threshold(settings: Any, django_assert_n
     _backlog(5)
 
     with django_assert_num_queries(1) as captured:
-        assert services.yields_to_classification(0.0, 0.0)
+        assert services.classification_backlog()
     assert "LIMIT 3" in captured.captured_queries[0]["sql"]
+
+
+def test_the_gate_closes_on_a_backlog_and_opens_when_it_clears() -> None:
+    gate = Gate(max_seconds=60)
+
+    assert [gate.decide(False, 0), gate.decide(True, 1), gate.decide(True, 2), gate.decide(False, 3)] == [
+        None,  # open, and stays so
+        False,  # a backlog: stop consuming
+        None,
+        True,  # cleared: consume again
+    ]
+    assert gate.open
+
+
+def test_the_gate_stays_closed_no_longer_than_its_limit_then_open_until_the_backlog_clears() -> None:
+    gate = Gate(max_seconds=60)
+
+    assert gate.decide(True, 0) is False
+    assert gate.decide(True, 59.9) is None
+    assert gate.decide(True, 60) is True  # the limit: similarity runs beside the backlog
+    assert [gate.decide(True, t) for t in (61, 200, 500)] == [None, None, None]  # not closed again by it
+    assert gate.decide(False, 501) is None and gate.decide(True, 502) is False  # a new backlog closes it
