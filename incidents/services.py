@@ -6,6 +6,7 @@ an incident is opened under row locks on its tickets, so two workers never open 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
+from classification.keywords.reply import with_tone
 from classification.models import Classification
 from incidents import similarity
 from incidents.context_processors import forget_open_incidents
@@ -174,13 +176,11 @@ def _commit_asynchronously() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def yields_to_classification(waiting_since: float, now: float) -> bool:
-    """Whether a chunk's similarity work should wait: more than SIMILARITY_YIELD_BACKLOG tickets are queued or
-    being classified, and it has waited less than SIMILARITY_YIELD_MAX_SECONDS (`waiting_since`, `now`: epoch
-    seconds). Similar tickets are found on demand meanwhile; classification is what a burst must not wait for.
-    One bounded count on the (status, status_changed) index."""
+def classification_backlog() -> bool:
+    """Whether more than SIMILARITY_YIELD_BACKLOG tickets are queued or being classified: while so, the
+    similarity queue waits (incidents.gate). One bounded count on the (status, status_changed) index."""
     threshold = settings.SIMILARITY_YIELD_BACKLOG
-    if threshold <= 0 or now - waiting_since >= settings.SIMILARITY_YIELD_MAX_SECONDS:
+    if threshold <= 0:
         return False
     waiting = Ticket.objects.filter(status__in=[Status.QUEUED, Status.PROCESSING]).values("pk")[: threshold + 1]
     return waiting.count() > threshold
@@ -414,7 +414,9 @@ def _mention_in_replies(incident: Incident, ticket_ids: Sequence[int]) -> None:
         latest.setdefault(row.ticket_id, row)
     for row in latest.values():
         if row.suggested_reply and marker not in row.suggested_reply:
-            Classification.objects.filter(pk=row.pk).update(suggested_reply=f"{row.suggested_reply}\n\n{note}")
+            # Its own paragraph before the sign-off, as the reply's other additions are.
+            reply = with_tone(row.suggested_reply, "friendly", note)
+            Classification.objects.filter(pk=row.pk).update(suggested_reply=reply)
 
 
 # Agents' actions.
@@ -510,6 +512,8 @@ def growth(incident: Incident, buckets: int = 6) -> list[dict[str, Any]]:
     """Tickets per interval from the first seen to now (or the close): how fast the incident grows."""
     end = incident.closed_at or timezone.now()
     span = max((end - incident.first_seen) / buckets, timedelta(minutes=1))
+    # A young incident has fewer one-minute intervals than `buckets`: none is shown for time still to come.
+    buckets = max(1, min(buckets, math.ceil((end - incident.first_seen) / span)))
     joined = list(Ticket.objects.filter(incident_link__incident=incident).values_list("created", flat=True))
     counts = [0] * buckets
     for created in joined:

@@ -32,7 +32,7 @@ def _outage(customers: list[str], start: Any = None) -> list[Ticket]:
             risk=0.5,
             team="tech",
             confidence=0.6,
-            suggested_reply="Thanks, we are looking into it.",
+            suggested_reply="Hi there,\n\nThanks, we are looking into it.\n\nBest regards,\nSupport",
             entities={"error_codes": ["E503"], "urls": ["https://shop.example.com/checkout"]},
         )
     return tickets
@@ -87,6 +87,18 @@ def test_a_ticket_in_an_incident_gets_the_priority_floor_and_the_incident_in_its
     assert ticket.due_at == ticket.created + timedelta(hours=4)
     reply = Classification.objects.get(ticket=ticket).suggested_reply
     assert reply.count(f"incident #{incident.pk}") == 1
+    assert reply.endswith("it is resolved.\n\nBest regards,\nSupport")  # its own paragraph, before the sign-off
+
+
+def test_a_young_incidents_growth_shows_no_interval_still_to_come() -> None:
+    tickets = _outage(["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"], start=timezone.now() - timedelta(minutes=4))
+    services.process_classified([t.pk for t in tickets])
+    incident = Incident.objects.get()
+
+    intervals = services.growth(incident)
+
+    assert len(intervals) in (4, 5) and all(i["start"] <= timezone.now() for i in intervals)  # 6 before
+    assert sum(i["tickets"] for i in intervals) == 5
 
 
 def test_a_seventh_matching_ticket_joins_the_open_incident() -> None:
