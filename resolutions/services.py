@@ -245,7 +245,9 @@ def _template_answer(
         source=DraftSource.TEMPLATE,
         diagnosis=diagnosis.strip(),
         steps=steps,
-        reply=with_tone(reply, "friendly", grounded),  # as written, the grounded paragraph before the sign-off
+        # In the tone the classification's reply took (the category's, or the one asked for), the grounded
+        # paragraph before the sign-off.
+        reply=with_tone(reply, row.reply_tone or "friendly", grounded),
         can_close=False,
         citations=[_citation(source) for source in cited],
         fallback_reason=reason,
@@ -277,6 +279,11 @@ def _store(draft: Draft, answer: _Answer) -> Draft | None:
     for name, value in fields.items():
         setattr(draft, name, value)
     return draft
+
+
+# A chunk's tickets are read once; a ticket drafted later than this after that read (behind other tickets' LLM
+# calls) is read again before its own: it may have been resolved or reclassified meanwhile.
+RECHECK_AFTER_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -343,16 +350,29 @@ def _draft_many(ticket_ids: list[int], deadline: float | None) -> tuple[dict[int
     wanted = [pk for pk in dict.fromkeys(ticket_ids) if pk in jobs]
     found = grounding.retrieve_many([(jobs[pk].ticket.subject, jobs[pk].ticket.body) for pk in wanted])
     sources = dict(zip(wanted, found, strict=True))
+    read_at = time.monotonic()
     drafts: dict[int, Draft] = {}
     for index, ticket_id in enumerate(ticket_ids):
         if deadline is not None and time.monotonic() > deadline:
             logger.info("%d tickets left for another drafting task: the time limit is near", len(ticket_ids) - index)
             return drafts, list(ticket_ids[index:])
-        if ticket_id in jobs and ticket_id not in drafts:
-            draft = _draft(jobs[ticket_id], sources[ticket_id])
-            if draft is not None:
-                drafts[ticket_id] = draft
+        job = jobs.get(ticket_id)
+        if job is None or ticket_id in drafts:
+            continue
+        if time.monotonic() - read_at > RECHECK_AFTER_SECONDS and not _still_current(job):
+            logger.info("ticket %s: no draft (resolved, reclassified or its specialist switched off since)", ticket_id)
+            continue
+        draft = _draft(job, sources[ticket_id])
+        if draft is not None:
+            drafts[ticket_id] = draft
     return drafts, []
+
+
+def _still_current(job: _Job) -> bool:
+    """Whether the ticket is still to be drafted from the same classification by the same specialist: what a
+    chunk read may be stale by the time its later tickets' LLM calls start."""
+    fresh = _jobs([job.ticket.pk]).get(job.ticket.pk)
+    return fresh is not None and fresh.row.pk == job.row.pk and fresh.specialist == job.specialist
 
 
 def draft_resolution(ticket_id: int) -> Draft | None:

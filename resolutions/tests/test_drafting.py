@@ -250,3 +250,31 @@ def test_a_chunk_loads_its_tickets_specialists_and_sources_once(refund_articles)
     per_ticket = two - one
     assert per_ticket == 4  # the claim (an INSERT in a savepoint) and the answer's UPDATE; 10 before batching
     assert five - one == 4 * per_ticket  # the reads and the retrieval do not grow with the chunk
+
+
+def test_a_template_draft_takes_the_tone_of_the_classifications_reply(refund_articles):
+    ticket = TicketFactory.create(
+        subject="Charged twice", body=REFUND_BODY, classified=True, category="billing", customer_name="Dana"
+    )
+    ClassificationFactory.create(ticket=ticket, category="billing", reply_tone="formal")
+
+    draft = services.draft_resolution(ticket.pk)
+
+    assert draft is not None and draft.reply.startswith("Dear Dana") and draft.reply.endswith("Kind regards,\nSupport")
+    assert "refunded within 5 business days" in draft.reply  # still grounded, before the sign-off
+
+
+def test_a_ticket_resolved_while_its_chunk_waits_gets_no_draft(refund_articles, monkeypatch):
+    first, second = _classified(), _classified()
+    monkeypatch.setattr(services, "RECHECK_AFTER_SECONDS", -1.0)  # as if each ticket waited behind LLM calls
+    retrieve_many = services.grounding.retrieve_many
+
+    def retrieve_then_resolve(*args, **kwargs):  # the chunk has been read: an agent resolves the second ticket
+        found = retrieve_many(*args, **kwargs)
+        TicketFactory._meta.model.objects.filter(pk=second.pk).update(state=WorkState.RESOLVED)
+        return found
+
+    monkeypatch.setattr(services.grounding, "retrieve_many", retrieve_then_resolve)
+
+    assert services.draft_resolutions([first.pk, second.pk]) == []
+    assert list(Draft.objects.values_list("ticket_id", flat=True)) == [first.pk]
