@@ -121,6 +121,18 @@ def last_week() -> tuple[date, date]:
     return today - timedelta(days=7), today - timedelta(days=1)
 
 
+def default_period(incident: str = "") -> tuple[date, date]:
+    """A run's period when none is given: the incident's days (first seen to its close, or today), as many as
+    a run may cover from its last, when the run is about one; otherwise last week."""
+    if incident and incident.isdigit() and _incidents_installed():
+        found = apps.get_model("incidents", "Incident").objects.filter(pk=incident).first()
+        if found is not None:
+            last = timezone.localdate(found.closed_at) if found.closed_at else timezone.localdate()
+            first = max(timezone.localdate(found.first_seen), last - timedelta(days=settings.ANALYSIS_MAX_DAYS - 1))
+            return first, last
+    return last_week()
+
+
 # True while run_inline drives the steps itself.
 _inline: contextvars.ContextVar[bool] = contextvars.ContextVar("analysis_inline", default=False)
 

@@ -39,8 +39,8 @@ class Rules:
             lines.append(f"A ticket from a customer on the {plan} plan is at least {floor} priority.")
         if self.repeat_after and self.repeat_risk:
             lines.append(
-                f"A customer's {self.repeat_after}th ticket or later on the same category within 30 days raises "
-                f"its risk by {self.repeat_risk:g} (at most 1)."
+                f"A customer's {_ordinal(self.repeat_after)} ticket or later on the same category within 30 days "
+                f"raises its risk by {self.repeat_risk:g} (at most 1)."
             )
         lines.append(
             f"A ticket raised to critical this way goes to the {self.escalation_team} team, as any critical one."
@@ -99,3 +99,9 @@ def sentence(changes: list[dict[str, Any]]) -> str:
     """The changes in one sentence, for the classification's reasoning."""
     parts = [f"{c['why']}: {c['field']} {c['from']} → {c['to']}" for c in changes]
     return "Customer context: " + "; ".join(parts) + "." if parts else ""
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -55,7 +55,7 @@ class AnalysisRunDetailSerializer(AnalysisRunSerializer):
 
 
 class AnalysisRunCreateSerializer(serializers.Serializer[Any]):
-    """A new run; without dates, the seven days before today."""
+    """A new run; without dates, the seven days before today (with an incident: the incident's days)."""
 
     first_day = serializers.DateField(required=False)
     last_day = serializers.DateField(required=False)

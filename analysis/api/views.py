@@ -40,7 +40,7 @@ class AnalysisRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         incoming = AnalysisRunCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
-        first, last = services.last_week()
+        first, last = services.default_period(data.get("incident") or "")
         data.setdefault("first_day", first)
         data.setdefault("last_day", last)
         form = RunForm(data)

@@ -38,6 +38,18 @@ def test_post_without_dates_analyses_last_week(api_client, published):
     assert response.json()["last_day"] == str(last)
 
 
+def test_post_about_an_incident_without_dates_analyses_the_incidents_days(api_client, published):
+    from incidents.models import Incident
+
+    now = timezone.now()
+    incident = Incident.objects.create(first_seen=now - timedelta(days=2), last_seen=now)
+
+    body = api_client.post("/api/v1/analyses/", {"incident": str(incident.pk)}, format="json").json()
+
+    assert body["first_day"] == str(timezone.localdate(now - timedelta(days=2)))
+    assert body["last_day"] == str(timezone.localdate())  # open: up to today, not last week
+
+
 def test_bad_filters_and_incidents_get_400_with_the_envelope(api_client, published):
     response = api_client.post("/api/v1/analyses/", {"category": "nope"}, format="json")
     assert response.status_code == 400 and "category" in response.json()["error"]["details"]

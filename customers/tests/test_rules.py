@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from customers import rules
-from customers.rules import Facts, Rules
+from customers.rules import Facts, Rules, _ordinal
 
 RULES = Rules(
     vip_floor="high",
@@ -60,3 +60,12 @@ def test_the_rules_read_as_sentences() -> None:
     lines = RULES.describe()
     assert "A VIP customer's ticket is at least high priority." in lines
     assert "A ticket from a customer on the enterprise plan is at least high priority." in lines
+    assert any(line.startswith("A customer's 3rd ticket or later") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("n", "said"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st")],
+)
+def test_ordinals_are_english(n: int, said: str) -> None:
+    assert _ordinal(n) == said

@@ -110,6 +110,12 @@ def limit_text(count: int, cap: int) -> str:
 
 
 @register.filter
+def words(name: str) -> str:
+    """A field's name in words: 'error codes' for `error_codes`."""
+    return str(name).replace("_", " ")
+
+
+@register.filter
 def reason_label(reason: str) -> str:
     """Why the keyword classifier answered, in words ('no LLM configured' for `not_configured`)."""
     try:
