@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -288,6 +289,9 @@ def celery_worker_process(
             env=child_env(**env),
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: the pool processes and an embedded beat go with it at the end, even when a
+            # test SIGKILLed the main process (they would outlive it, consuming and publishing into later tests).
+            start_new_session=True,
         )
         processes.append(process)
         return process
@@ -300,6 +304,9 @@ def celery_worker_process(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:

@@ -72,15 +72,16 @@ def test_similarity_waits_in_the_broker_while_classification_has_a_backlog(celer
 def test_the_queue_waits_no_longer_than_its_limit(celery_worker_process: Any) -> None:
     ids = _pair()
     TicketFactory.create_batch(3)  # a backlog that never drains
-    _paused(celery_worker_process, 0, SIMILARITY_YIELD_MAX_SECONDS="5")
-    paused = time.monotonic()  # the pause began at most a poll before this
+    # A limit well above how late the "paused" line may reach the log on a loaded machine.
+    _paused(celery_worker_process, 0, SIMILARITY_YIELD_MAX_SECONDS="15")
+    paused = time.monotonic()  # the pause began before this
     process_classified_task.delay(ids)
 
-    time.sleep(2.5)
+    time.sleep(2)
     assert _with_links(ids) == 0, _tail(0)  # still within the pause
 
-    wait_for(lambda: _with_links(ids) == 2, timeout=60)
-    assert time.monotonic() - paused >= 4.5
+    wait_for(lambda: _with_links(ids) == 2, timeout=90)
+    assert time.monotonic() - paused >= 10  # not before the limit (allowing for the line's delay)
 
 
 def test_a_worker_killed_while_the_queue_waits_loses_nothing(celery_worker_process: Any) -> None:
