@@ -22,7 +22,9 @@ from tickets.tests.factories import TicketFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PAUSED = "similarity queue paused"
+# The worker's consumer logs this when it has applied the gate's cancel_consumer (the gate's own "paused" line
+# comes a few milliseconds before: a message published in between is still taken).
+PAUSED = "Canceling queue similarity"
 GATE = {"SIMILARITY_YIELD_BACKLOG": "2", "SIMILARITY_YIELD_STEP_SECONDS": "0.5"}
 
 
