@@ -34,8 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CUSTOMERS = 500
-# The warm-up: this many classification chunks (of CHUNK tickets), then a pause, before each drain.
-CHUNK = 100
+# The warm-up: this many classification chunks, then a pause, before each drain.
 WARM_UP_CHUNKS = 4
 WARM_UP_SETTLE_SECONDS = 5.0
 
@@ -161,6 +160,8 @@ def _clear(above: int) -> None:
 
 
 def drain(tickets: int, mode: str, above: int, workdir: Path, timeout: float) -> dict[str, Any]:
+    from django.conf import settings
+
     from tickets import services
 
     similarity = mode != "off"
@@ -173,7 +174,7 @@ def drain(tickets: int, mode: str, above: int, workdir: Path, timeout: float) ->
         # Warm up, the same in every mode: a chunk for each classification process classified (and, when on,
         # similar tickets found for some), then a settle, so that no mode's drain pays for a process's first
         # chunk (its models and vectors loaded) and the other's does not.
-        warm = WARM_UP_CHUNKS * CHUNK
+        warm = WARM_UP_CHUNKS * settings.CLASSIFY_CHUNK_SIZE
         services.create_tickets_bulk(_rows(warm, seed=-1))
         _wait("warm-up", lambda: _counts(above)[0] >= warm and (not similarity or _counts(above)[1] >= 1), 180)
         time.sleep(WARM_UP_SETTLE_SECONDS)

@@ -19,6 +19,7 @@ from celery import signals
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from incidents import services
 from supportintel.outages import OutageLog
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ _database = OutageLog(logger, "database")
 
 def _backlog() -> bool:
     """Whether classification has a backlog now; False when the database cannot say (similarity then runs)."""
-    from incidents import services
-
     try:
         return services.classification_backlog()
     except DatabaseError as exc:

@@ -184,10 +184,10 @@ def _full_text_many(queries: list[list[str]], limit: int, using: str) -> list[li
 
 def _similarities(question: np.ndarray | None, chunks: Sequence[Chunk]) -> np.ndarray | None:
     """The cosine of the question's vector with each chunk's; None without the vectors (or a chunk's)."""
-    stored = [c.embedding for c in chunks]
-    if question is None or any(vector is None for vector in stored):
+    stored = [c.embedding for c in chunks if c.embedding is not None]
+    if question is None or len(stored) < len(chunks):
         return None
-    return np.stack([embedding.from_bytes(vector) for vector in stored if vector is not None]) @ question
+    return np.stack([embedding.from_bytes(vector) for vector in stored]) @ question
 
 
 def _fill_vectors(chunks: Sequence[Chunk], using: str) -> None:
